@@ -1,0 +1,74 @@
+"""Where datasets live, atomic writes, and the fast .npy cache of verified files.
+
+The .npy cache sits next to the files it was made from, with a sidecar `npy-cache.json` that
+records, for each source file, its name, size, modification time and verified SHA-256. The cache is
+used only while every source file still has that name, size and time and the recorded digest is
+still the expected one; otherwise the sources are verified and parsed again. Caching is a speed-up
+only: when the folder is not writable, nothing is cached.
+"""
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+SIDECAR = "npy-cache.json"
+
+
+def cache_dir() -> Path:
+    """$DLCC_DATA_DIR if set, else $XDG_CACHE_HOME/dlcc, else ~/.cache/dlcc (not created here)."""
+    if os.environ.get("DLCC_DATA_DIR"):
+        return Path(os.environ["DLCC_DATA_DIR"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "dlcc"
+
+
+def write_atomic(path: Path, write) -> None:
+    """Call write(file) on a temporary file in path's folder, then rename it to path.
+
+    Readers see the old file or the complete new one, never a partial file.
+    """
+    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False)
+    try:
+        with handle:
+            write(handle)
+        os.replace(handle.name, path)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+
+
+def stamp(path: Path, sha256: str) -> dict:
+    """What the sidecar records about one source file."""
+    status = path.stat()
+    return {"file": path.name, "size": status.st_size, "mtime_ns": status.st_mtime_ns,
+            "sha256": sha256}
+
+
+def read_cache(folder: Path, sources: dict[str, tuple[Path, str]]) -> dict[str, np.ndarray] | None:
+    """The cached arrays, or None when the cache is absent, unreadable or stale.
+
+    sources: array name -> (the source file, its expected SHA-256).
+    """
+    try:
+        recorded = json.loads((folder / SIDECAR).read_text())
+        if recorded != {key: stamp(path, digest) for key, (path, digest) in sources.items()}:
+            return None
+        return {key: np.load(folder / f"{key}.npy", allow_pickle=False) for key in sources}
+    except (OSError, ValueError, EOFError):
+        return None
+
+
+def write_cache(
+    folder: Path, arrays: dict[str, np.ndarray], sources: dict[str, tuple[Path, str]]
+) -> None:
+    """Save each array as folder/<name>.npy, then the sidecar; silently skip if not writable."""
+    try:
+        for key, array in arrays.items():
+            write_atomic(folder / f"{key}.npy", lambda f, a=array: np.save(f, a))
+        sidecar = {key: stamp(path, digest) for key, (path, digest) in sources.items()}
+        write_atomic(folder / SIDECAR, lambda f: f.write(json.dumps(sidecar, indent=1).encode()))
+    except OSError:
+        return

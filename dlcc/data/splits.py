@@ -1,0 +1,158 @@
+"""From one loaded dataset to train / validation / test splits, one-hot targets and normalization.
+
+The rules, in order (SPEC.md, "Config" data keys):
+1. shuffle once with the run's rng (synthetic and user data; MNIST keeps its official order);
+2. test: the dataset's official test split if it has one, else the first `data.test` examples;
+3. validation: the LAST `data.validation` examples of what is left
+   (on MNIST, `validation: 10000` is Nielsen's 50k/10k split);
+4. train: the rest; `data.subset` keeps its FIRST N examples;
+5. normalize with statistics of the final train split only.
+
+A size is a fraction f in [0, 1) of the examples it is carved from (round(f * n), at least 1 when
+f > 0) or a count n >= 0. Size 0 means no such split (None).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dlcc.errors import DataError
+
+
+@dataclass(frozen=True)
+class Split:
+    """x: (n, d) features; y: (n, k) targets (one-hot rows for classification)."""
+
+    x: np.ndarray
+    y: np.ndarray
+
+
+@dataclass(frozen=True)
+class Splits:
+    """The three splits and what the trainer needs to know about them.
+
+    x_normalized = (x - norm_shift) / norm_scale, with norm_shift and norm_scale (d,) computed
+    from the train split; both None when `normalize` is none.
+    """
+
+    train: Split
+    val: Split | None
+    test: Split | None
+    task: str
+    classes: int | None
+    norm_shift: np.ndarray | None
+    norm_scale: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What a dataset's loader returns, before splitting.
+
+    x: (n, d) features. t: (n,) integer labels 0..classes-1 (classification) or (n, k) float
+    targets (regression). x_test / t_test: an official test split, used instead of carving
+    `data.test` out of x. shuffle: False keeps the examples in their published order (MNIST).
+    """
+
+    x: np.ndarray
+    t: np.ndarray
+    task: str
+    classes: int | None
+    x_test: np.ndarray | None = None
+    t_test: np.ndarray | None = None
+    shuffle: bool = True
+
+
+def split_and_normalize(
+    data: Loaded, validation, test, subset: int | None, normalize: str, rng: np.random.Generator
+) -> Splits:
+    """Apply the rules in the module docstring to `data` (sizes as in the config's data keys)."""
+    x, t = data.x, data.t
+    if data.shuffle:
+        order = rng.permutation(len(x))
+        x, t = x[order], t[order]
+
+    if data.x_test is not None:
+        test_part = (data.x_test, data.t_test)
+    else:
+        n_test = split_size(test, len(x), "data.test", "examples")
+        test_part = (x[:n_test], t[:n_test]) if n_test else None
+        x, t = x[n_test:], t[n_test:]
+
+    n_val = split_size(validation, len(x), "data.validation", "training examples")
+    val_part = (x[len(x) - n_val :], t[len(t) - n_val :]) if n_val else None
+    x, t = x[: len(x) - n_val], t[: len(t) - n_val]
+
+    if subset is not None:
+        if subset > len(x):
+            raise DataError(
+                f"data.subset = {subset}, but only {len(x)} training examples remain after "
+                f"validation and test are held out; allowed: 1..{len(x)} or null"
+            )
+        x, t = x[:subset], t[:subset]
+
+    shift, scale = normalization(x, normalize)
+
+    def make(part) -> Split | None:
+        if part is None:
+            return None
+        features, targets = part
+        if shift is not None:
+            features = (features - shift) / scale
+        return Split(x=features, y=as_targets(targets, data.classes, features.dtype))
+
+    return Splits(
+        train=make((x, t)),
+        val=make(val_part),
+        test=make(test_part),
+        task=data.task,
+        classes=data.classes,
+        norm_shift=shift,
+        norm_scale=scale,
+    )
+
+
+def split_size(size, n: int, key: str, what: str) -> int:
+    """Number of examples for a split: round(f * n) (at least 1) for a fraction, else the count.
+
+    Leaves at least one example for training.
+    """
+    if isinstance(size, float):
+        count = max(1, round(size * n)) if size > 0 else 0
+    else:
+        count = size
+    if count >= n:
+        raise DataError(
+            f"{key} = {size} holds out {count} of the {n} {what}, leaving none to train on; "
+            f"allowed: a fraction in [0, 1) or a count below {n}"
+        )
+    return count
+
+
+def normalization(x: np.ndarray, normalize: str) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Per-feature shift and scale (d,) from the train features x, in x's dtype.
+
+    minmax:   shift = min(x), scale = max(x) - min(x)   -> train features in [0, 1]
+    standard: shift = mean(x), scale = std(x)           -> train features with mean 0, std 1
+    A constant feature (max == min) gets scale 1, so it maps to 0 instead of dividing by zero.
+    Statistics are accumulated in float64.
+    """
+    if normalize == "none":
+        return None, None
+    low, high = x.min(axis=0), x.max(axis=0)
+    if normalize == "minmax":
+        shift, scale = low.astype(np.float64), (high - low).astype(np.float64)
+    elif normalize == "standard":
+        shift, scale = x.mean(axis=0, dtype=np.float64), x.std(axis=0, dtype=np.float64)
+    else:
+        raise ValueError(f"unknown normalize {normalize!r}; valid: none, minmax, standard")
+    scale[low == high] = 1.0
+    return shift.astype(x.dtype), scale.astype(x.dtype)
+
+
+def as_targets(t: np.ndarray, classes: int | None, dtype) -> np.ndarray:
+    """(n, k) float targets: one-hot rows y[i, t[i]] = 1 for labels, the values for regression."""
+    if classes is None:
+        return t.astype(dtype, copy=False)
+    y = np.zeros((len(t), classes), dtype=dtype)
+    y[np.arange(len(t)), t] = 1
+    return y

@@ -1,0 +1,1 @@
+"""Everything that draws for people: Rich progress bars and tables, matplotlib plots."""
