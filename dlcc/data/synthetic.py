@@ -8,16 +8,10 @@ generation order; `splits` shuffles them once with the same rng.
 from typing import Annotated
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from dlcc.data.options import Options
 from dlcc.data.splits import Loaded
-
-
-class Options(BaseModel):
-    """Base of every dataset's options: unknown keys, wrong types and NaN/inf are errors."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
-
 
 Points = Annotated[int, Field(ge=4, description="number of examples generated")]
 Noise = Annotated[float, Field(ge=0, description="standard deviation of the Gaussian noise")]

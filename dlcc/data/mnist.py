@@ -1,0 +1,166 @@
+"""MNIST and Fashion-MNIST: find the four IDX files, verify them, parse them, cache them.
+
+Each dataset lives in cache_dir()/<name>/ as train-images-idx3-ubyte, train-labels-idx1-ubyte,
+t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, each gzip-compressed (.gz) or not.
+Every file is checked against a pinned SHA-256 before its contents are used. After the first
+verified load the arrays are kept as .npy files next to the sources (see cache.py).
+
+Images become rows of 784 pixels scaled to [0, 1] (float32): x = pixel / 255.
+"""
+
+import gzip
+import hashlib
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dlcc.data.cache import cache_dir, read_cache, write_cache
+from dlcc.data.idx import parse_idx
+from dlcc.data.options import NoOptions
+from dlcc.data.splits import Loaded
+from dlcc.errors import DataError
+
+
+@dataclass(frozen=True)
+class Published:
+    """The four files of an MNIST-like dataset and their pinned SHA-256 digests.
+
+    digest_of: "idx" when the digests are of the decompressed IDX bytes (any gzip of the right
+    bytes passes), "gz" when only the published .gz files' digests are known.
+    """
+
+    sha256: dict[str, str]
+    digest_of: str = "idx"
+
+
+# /work/shared/datasets/README.md: SHA-256 of the decompressed files. Those bytes are the public
+# mirrors' files (whose .gz MD5s are f68b3c2d..., d53e105e..., 9fb629c4..., ec29112d...).
+MNIST_SHA256 = {
+    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+}
+
+# Zalando publishes MD5s of the .gz files only (8d4fb7e6..., 25c81989..., bef4ecab...,
+# bb300cfd...; github.com/zalandoresearch/fashion-mnist). These are SHA-256s of the same .gz
+# files, as pinned by TensorFlow Datasets and others; none of the decompressed bytes is published.
+FASHION_MNIST_GZ_SHA256 = {
+    "train-images-idx3-ubyte": "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+    "train-labels-idx1-ubyte": "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+    "t10k-images-idx3-ubyte": "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+    "t10k-labels-idx1-ubyte": "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+}
+
+FILES = {
+    "mnist": Published(MNIST_SHA256),
+    "fashion-mnist": Published(FASHION_MNIST_GZ_SHA256, digest_of="gz"),
+}
+
+
+def mnist(options: NoOptions, rng: np.random.Generator) -> Loaded:
+    """MNIST handwritten digits: 60,000 training and 10,000 test images, 10 classes."""
+    return load_images("mnist")
+
+
+def fashion_mnist(options: NoOptions, rng: np.random.Generator) -> Loaded:
+    """Zalando's Fashion-MNIST: 28x28 clothing images, same layout as MNIST, 10 classes."""
+    return load_images("fashion-mnist")
+
+
+def load_images(dataset: str) -> Loaded:
+    """Official train and test splits in their published order (no shuffle), x = pixel / 255."""
+    arrays = read_arrays(dataset)
+
+    def pixels(images: np.ndarray) -> np.ndarray:
+        x = images.reshape(len(images), -1).astype(np.float32)
+        x /= 255
+        return x
+
+    return Loaded(
+        x=pixels(arrays["train-images-idx3-ubyte"]),
+        t=arrays["train-labels-idx1-ubyte"].astype(np.intp),
+        x_test=pixels(arrays["t10k-images-idx3-ubyte"]),
+        t_test=arrays["t10k-labels-idx1-ubyte"].astype(np.intp),
+        task="classification",
+        classes=10,
+        shuffle=False,
+    )
+
+
+def read_arrays(dataset: str) -> dict[str, np.ndarray]:
+    """The four arrays by file name: from the .npy cache when fresh, else from verified files."""
+    folder = cache_dir() / dataset
+    published = FILES[dataset]
+    paths = find_all(folder, published)
+    missing = [name for name, path in paths.items() if path is None]
+    if missing:
+        raise DataError(missing_message(dataset, folder, missing))
+    sources = {name: (paths[name], digest) for name, digest in published.sha256.items()}
+    arrays = read_cache(folder, sources)
+    if arrays is None:
+        arrays = {name: read_verified(paths[name], published) for name in published.sha256}
+        check_shapes(arrays, folder)
+        write_cache(folder, arrays, sources)
+    return arrays
+
+
+def find_all(folder: Path, published: Published) -> dict[str, Path | None]:
+    """Each file as folder/name or folder/name.gz (preferring the form its digest is of)."""
+    paths = {}
+    for name in published.sha256:
+        candidates = [folder / name, folder / f"{name}.gz"]
+        if published.digest_of == "gz":
+            candidates.reverse()
+        paths[name] = next((path for path in candidates if path.is_file()), None)
+    return paths
+
+
+def read_verified(path: Path, published: Published) -> np.ndarray:
+    """The array in IDX file `path`, once its SHA-256 matches the published one."""
+    try:
+        raw = path.read_bytes()
+        data = gzip.decompress(raw) if path.suffix == ".gz" else raw
+    except (OSError, EOFError, zlib.error) as error:
+        raise DataError(f"{path}: cannot read or decompress it ({error})") from None
+    array = parse_idx(data, str(path))
+    name = path.name.removesuffix(".gz")
+    if published.digest_of == "gz":
+        if path.suffix != ".gz":
+            raise DataError(
+                f"{path}: only a SHA-256 of the published {name}.gz is known, so this "
+                f"uncompressed file cannot be verified; use the original {name}.gz instead"
+            )
+        what, actual = "the .gz file", hashlib.sha256(raw).hexdigest()
+    else:
+        what, actual = "the decompressed bytes", hashlib.sha256(data).hexdigest()
+    expected = published.sha256[name]
+    if actual != expected:
+        raise DataError(
+            f"{path}: SHA-256 of {what} is {actual}, expected {expected};\n"
+            f"the file is corrupt or not the published one. Delete it and import it again."
+        )
+    return array
+
+
+def check_shapes(arrays: dict[str, np.ndarray], folder: Path) -> None:
+    """Images are (n, rows, cols) and labels (n,), with the same n in each split."""
+    for split in ("train", "t10k"):
+        images, labels = arrays[f"{split}-images-idx3-ubyte"], arrays[f"{split}-labels-idx1-ubyte"]
+        if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+            raise DataError(
+                f"{folder}: {split} images have shape {images.shape} and labels {labels.shape}; "
+                f"expected (n, rows, cols) images and (n,) labels"
+            )
+
+
+def missing_message(dataset: str, folder: Path, missing: list[str]) -> str:
+    """Which files are missing and the commands that fix it."""
+    files = ", ".join(f"{name}[.gz]" for name in missing)
+    return (
+        f"{dataset}: missing {files} in {folder}\n"
+        f"Fix: run `dlcc data import {dataset} PATH` (PATH: a folder with the four IDX files),\n"
+        f"  or set DLCC_DATA_DIR to a folder whose {dataset}/ subfolder holds them."
+    )

@@ -1,0 +1,53 @@
+"""Shared fixtures: tiny configs that train in well under a second, and the MNIST location."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "datasets"
+
+
+def mnist_dir() -> Path | None:
+    """Where the MNIST IDX files are for tests: $DLCC_DATA_DIR, else ../shared/datasets."""
+    for base in (os.environ.get("DLCC_DATA_DIR"), SHARED_DATA):
+        if base and (Path(base) / "mnist" / "train-images-idx3-ubyte.gz").exists():
+            return Path(base)
+    return None
+
+
+needs_mnist = pytest.mark.skipif(mnist_dir() is None, reason="MNIST files not found (set DLCC_DATA_DIR)")
+
+
+TINY = {
+    "name": "tiny",
+    "seed": 0,
+    "data": {"dataset": "spirals", "options": {"classes": 3, "points_per_class": 40, "noise": 0.1}},
+    "model": {"layers": [{"units": 16, "activation": "relu"}, {"units": 3, "activation": "softmax"}]},
+    "loss": "cross_entropy",
+    "optimizer": {"name": "sgd", "lr": 0.5},
+    "training": {"epochs": 3, "batch_size": 16},
+}
+
+
+@pytest.fixture
+def tiny_raw() -> dict:
+    import copy
+
+    return copy.deepcopy(TINY)
+
+
+@pytest.fixture
+def write_config(tmp_path):
+    """write_config(dict_or_text, name='cfg.yaml') -> path of a YAML file in tmp_path."""
+
+    def write(content, name: str = "cfg.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(content if isinstance(content, str) else yaml.safe_dump(content))
+        return path
+
+    return write
