@@ -9,6 +9,7 @@ only: when the folder is not writable, nothing is cached.
 
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -34,17 +35,28 @@ def write_atomic(path: Path, write) -> None:
     try:
         with handle:
             write(handle)
+        os.chmod(handle.name, 0o644)  # temporary files start private; the result is not
         os.replace(handle.name, path)
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)
         raise
 
 
+def writable(folder: Path) -> bool:
+    """Whether we may write in folder. Its mode bits count even for root, who could write
+    anyway: a folder marked read-only (a shared copy of the datasets, say) is left alone."""
+    return os.access(folder, os.W_OK) and bool(folder.stat().st_mode & stat.S_IWUSR)
+
+
 def stamp(path: Path, sha256: str) -> dict:
     """What the sidecar records about one source file."""
     status = path.stat()
-    return {"file": path.name, "size": status.st_size, "mtime_ns": status.st_mtime_ns,
-            "sha256": sha256}
+    return {
+        "file": path.name,
+        "size": status.st_size,
+        "mtime_ns": status.st_mtime_ns,
+        "sha256": sha256,
+    }
 
 
 def read_cache(folder: Path, sources: dict[str, tuple[Path, str]]) -> dict[str, np.ndarray] | None:
@@ -65,6 +77,8 @@ def write_cache(
     folder: Path, arrays: dict[str, np.ndarray], sources: dict[str, tuple[Path, str]]
 ) -> None:
     """Save each array as folder/<name>.npy, then the sidecar; silently skip if not writable."""
+    if not writable(folder):
+        return
     try:
         for key, array in arrays.items():
             write_atomic(folder / f"{key}.npy", lambda f, a=array: np.save(f, a))

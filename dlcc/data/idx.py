@@ -2,7 +2,7 @@
 
 Layout, all integers big-endian:
     bytes 0-1   0x00 0x00
-    byte  2     element type: 0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32, 0x0D float32, 0x0E float64
+    byte  2     element type: 08 uint8, 09 int8, 0B int16, 0C int32, 0D float32, 0E float64
     byte  3     number of dimensions r
     then        r uint32 sizes (n, rows, cols for images; n for labels)
     then        prod(sizes) elements, row-major
@@ -35,10 +35,8 @@ def parse_idx(data: bytes, name: str) -> np.ndarray:
         )
     header_size = 4 + 4 * ndim
     if len(data) < header_size:
-        raise DataError(f"{name}: truncated IDX file ({len(data)} bytes, header needs {header_size})")
-    shape = tuple(
-        int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)
-    )
+        raise DataError(f"{name}: truncated IDX file ({len(data)} bytes; header is {header_size})")
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     dtype = ELEMENT_TYPES[type_code]
     expected = header_size + int(np.prod(shape)) * dtype.itemsize
     if len(data) != expected:

@@ -1,4 +1,4 @@
-"""`dlcc data import NAME PATH`: verify local copies of a dataset's files and copy them into the cache."""
+"""`dlcc data import NAME PATH`: verify local copies of a dataset's files, copy them in."""
 
 from pathlib import Path
 

@@ -21,7 +21,7 @@ class SpiralsOptions(Options):
     classes: Annotated[int, Field(ge=2, description="number of spiral arms (classes)")] = 3
     points_per_class: Annotated[int, Field(ge=2, description="points on each arm")] = 100
     noise: Annotated[float, Field(ge=0, description="std of the noise added to the angle")] = 0.2
-    turns: Annotated[float, Field(gt=0, description="multiplies each arm's angle range [4k, 4(k+1)]")] = 1.0
+    turns: Annotated[float, Field(gt=0, description="multiplies the angles [4k, 4(k+1)]")] = 1.0
 
 
 def spirals(o: SpiralsOptions, rng: np.random.Generator) -> Loaded:
