@@ -268,20 +268,18 @@ class DataConfig(Frozen):
 
     _sizes = field_validator("validation", "test", mode="before")(lambda v: _split_size(v))
 
-    @model_validator(mode="before")
+    @field_validator("options", mode="before")
     @classmethod
-    def _validate_options(cls, raw: Any) -> Any:
+    def _validate_options(cls, options: Any, info) -> Any:
         """Each dataset validates its own options; the typed result replaces the raw dict."""
-        if not isinstance(raw, dict) or not isinstance(raw.get("dataset"), str):
-            return raw
+        dataset = info.data.get("dataset")
+        if dataset is None or isinstance(options, BaseModel):
+            return options
         from dlcc.data import validate_options  # late import: the data registry pulls in NumPy
 
-        options = raw.get("options")
-        if isinstance(options, BaseModel):
-            return raw
         if options is not None and not isinstance(options, dict):
             raise ValueError("options must be a mapping of dataset options")
-        return {**raw, "options": validate_options(raw["dataset"], options or {})}
+        return validate_options(dataset, options or {})
 
     @model_serializer(mode="wrap")
     def _dump_options(self, handler):

@@ -80,8 +80,8 @@ def fit(cfg, net, train, val, classification: bool, rng: np.random.Generator,
 
     rows: list[dict] = []
     # Epoch 0: the untrained network, so curves start where training starts.
-    row0 = {"epoch": 0, "lr": schedule.lr(1)}
-    _add_val(row0, net, val, classification)
+    row0 = {"epoch": 0, "train_loss": None, "train_accuracy": None,
+            **_val_metrics(net, val, classification), "lr": schedule.lr(1), "seconds": None}
     diagnostics(row0)
     rows.append(row0)
     on_epoch(row0)
@@ -121,10 +121,10 @@ def fit(cfg, net, train, val, classification: bool, rng: np.random.Generator,
             "epoch": epoch,
             "train_loss": loss_sum / n + net.penalty(),
             "train_accuracy": correct / n if classification else None,
+            **_val_metrics(net, val, classification),
             "lr": lr,
             "seconds": seconds,
         }
-        _add_val(row, net, val, classification)
         diagnostics(row)
         rows.append(row)
         on_epoch(row)
@@ -151,12 +151,11 @@ def fit(cfg, net, train, val, classification: bool, rng: np.random.Generator,
     return FitResult(status, epoch, best_epoch, best_row, rows, reason)
 
 
-def _add_val(row: dict, net, val, classification: bool) -> None:
+def _val_metrics(net, val, classification: bool) -> dict:
     if val is None:
-        row["val_loss"] = row["val_accuracy"] = None
-        return
+        return {"val_loss": None, "val_accuracy": None}
     m = evaluate(net, *val, classification)
-    row["val_loss"], row["val_accuracy"] = m["loss"], m["accuracy"]
+    return {"val_loss": m["loss"], "val_accuracy": m["accuracy"]}
 
 
 def _diverged_message(epoch: int, batch: int, lr: float, what: str) -> str:
