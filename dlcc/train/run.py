@@ -21,7 +21,8 @@ from dlcc.errors import ConfigError, DivergedError
 from dlcc.nn import Network
 from dlcc.runs import store
 from dlcc.train.metrics import evaluate
-from dlcc.train.trainer import Reporter, columns, fit
+from dlcc.train.ensemble import Ensemble, bootstrap, member_rngs
+from dlcc.train.trainer import Member, Reporter, columns, fit
 
 
 def prepare(cfg):
@@ -52,16 +53,28 @@ def prepare(cfg):
     return splits, {"train": cast(splits.train), "val": cast(splits.val), "test": cast(splits.test)}
 
 
-def model_rng(cfg) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence(cfg.seed).spawn(2)[1])
+def build_members(cfg, train_xy) -> list[Member]:
+    """The network(s) of a run: one per ensemble member, each with its own Generator.
+
+    The seed's second spawned stream drives the networks (the first drives the data); an ensemble
+    spawns one child stream per member from it. With bagging, each member trains on its own
+    bootstrap sample of the training split.
+    """
+    stream = np.random.SeedSequence(cfg.seed).spawn(2)[1]
+    members = []
+    for rng in member_rngs(stream, cfg.ensemble.members):
+        net = Network.from_config(cfg, train_xy[0].shape[1], rng)
+        train_m = bootstrap(*train_xy, rng) if cfg.ensemble.bagging else train_xy
+        members.append(Member(net, train_m, rng))
+    return members
 
 
 def train(cfg, runs_dir: Path, reporter: Reporter | None = None) -> tuple[Path, dict]:
     """Train `cfg` into a new run folder under runs_dir; return (run_dir, summary)."""
     splits, arrays = prepare(cfg)  # bad data fails here, before any folder is created
     classification = splits.task == "classification"
-    rng = model_rng(cfg)
-    net = Network.from_config(cfg, arrays["train"][0].shape[1], rng)
+    members = build_members(cfg, arrays["train"])
+    nets = [m.net for m in members]
 
     run_dir = store.create_run_dir(runs_dir, cfg.name)
     store.write_text(run_dir / "config.yaml", config_mod.to_yaml(cfg))
@@ -76,7 +89,7 @@ def train(cfg, runs_dir: Path, reporter: Reporter | None = None) -> tuple[Path, 
         "test": None,
         "seconds": 0.0,
         "seed": cfg.seed,
-        "parameters": int(sum(p.size for p in net.params.values())),
+        "parameters": int(sum(p.size for net in nets for p in net.params.values())),
         "examples": {k: (0 if v is None else len(v[0])) for k, v in arrays.items()},
         "dlcc_version": dlcc.__version__,
         "numpy_version": np.__version__,
@@ -84,7 +97,8 @@ def train(cfg, runs_dir: Path, reporter: Reporter | None = None) -> tuple[Path, 
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     store.write_json(run_dir / "summary.json", summary)
-    metrics = store.MetricsWriter(run_dir / "metrics.csv", columns(len(net.layers), cfg.diagnostics.gradient_norms))
+    header = columns(len(nets[0].layers), cfg.diagnostics.gradient_norms, len(nets))
+    metrics = store.MetricsWriter(run_dir / "metrics.csv", header)
     started = time.perf_counter()
 
     def on_epoch(row: dict) -> None:
@@ -92,7 +106,7 @@ def train(cfg, runs_dir: Path, reporter: Reporter | None = None) -> tuple[Path, 
         summary["epochs_completed"] = row["epoch"]
 
     try:
-        result = fit(cfg, net, arrays["train"], arrays["val"], classification, rng, on_epoch, reporter)
+        result = fit(cfg, members, arrays["val"], classification, on_epoch, reporter)
     except DivergedError as exc:
         summary.update(status="diverged", error=str(exc).splitlines()[0], seconds=time.perf_counter() - started)
         store.write_json(run_dir / "summary.json", summary)
@@ -105,9 +119,12 @@ def train(cfg, runs_dir: Path, reporter: Reporter | None = None) -> tuple[Path, 
     finally:
         metrics.close()
 
-    store.write_npz(run_dir / "model.npz", {**net.params, **_norm_arrays(splits)})
+    store.write_npz(run_dir / "model.npz", {**model_arrays(nets), **_norm_arrays(splits)})
     if arrays["test"] is not None:
-        summary["test"] = evaluate(net, *arrays["test"], classification)
+        model = nets[0] if len(nets) == 1 else Ensemble(nets)
+        summary["test"] = evaluate(model, *arrays["test"], classification)
+        if len(nets) > 1:
+            summary["members"] = [{"test": evaluate(net, *arrays["test"], classification)} for net in nets]
     summary.update(
         status=result.status,
         epochs_completed=result.epochs_completed,
@@ -118,6 +135,13 @@ def train(cfg, runs_dir: Path, reporter: Reporter | None = None) -> tuple[Path, 
     )
     store.write_json(run_dir / "summary.json", summary)
     return run_dir, summary
+
+
+def model_arrays(nets) -> dict[str, np.ndarray]:
+    """model.npz keys: W1, b1, ... for one network; m1.W1, m1.b1, ... for each ensemble member."""
+    if len(nets) == 1:
+        return dict(nets[0].params)
+    return {f"m{i}.{k}": v for i, net in enumerate(nets, start=1) for k, v in net.params.items()}
 
 
 def _norm_arrays(splits) -> dict[str, np.ndarray]:
