@@ -50,7 +50,7 @@ def write_set(folder: Path, arrays, gz=("train-images-idx3-ubyte",)) -> dict[str
 
 @pytest.fixture
 def tiny(tmp_path, monkeypatch):
-    """A tiny MNIST-shaped set in DLCC_DATA_DIR/mnist, its digests pinned in place of the real ones."""
+    """A tiny MNIST-like set in DLCC_DATA_DIR/mnist, its digests pinned instead of the real ones."""
     monkeypatch.setenv("DLCC_DATA_DIR", str(tmp_path / "cache"))
     folder = tmp_path / "cache" / "mnist"
     arrays = tiny_arrays()
@@ -123,20 +123,27 @@ def test_truncated_files_are_named(tiny):
 def test_missing_files_say_which_and_how_to_fix(tiny):
     (tiny.folder / "t10k-images-idx3-ubyte").unlink()
     with pytest.raises(DataError) as error:
-        load_tiny()
+        load_mnist()
     message = str(error.value)
     assert "t10k-images-idx3-ubyte" in message and "train-images" not in message
     assert "dlcc data import mnist PATH" in message and "DLCC_DATA_DIR" in message
 
 
-def load_tiny(**overrides):
-    cfg = dict(dataset="mnist", options=validate_options("mnist", None), validation=2, test=0.2,
-               subset=None, normalize="none")
+def load_mnist(**overrides):
+    """dlcc.data.load for dataset mnist, wherever DLCC_DATA_DIR points."""
+    cfg = {
+        "dataset": "mnist",
+        "options": validate_options("mnist", None),
+        "validation": 2,
+        "test": 0.2,
+        "subset": None,
+        "normalize": "none",
+    }
     return load(SimpleNamespace(**{**cfg, **overrides}), np.random.default_rng(0))
 
 
 def test_npy_cache_is_used_then_invalidated_by_a_changed_file(tiny, monkeypatch):
-    first = load_tiny()
+    first = load_mnist()
     assert (tiny.folder / SIDECAR).is_file()
     assert all((tiny.folder / f"{name}.npy").is_file() for name in NAMES)
 
@@ -145,17 +152,17 @@ def test_npy_cache_is_used_then_invalidated_by_a_changed_file(tiny, monkeypatch)
 
     with monkeypatch.context() as patch:
         patch.setattr(mnist, "read_verified", must_not_parse)
-        second = load_tiny()
+        second = load_mnist()
     np.testing.assert_array_equal(first.train.x, second.train.x)
 
     changed = tiny_arrays(seed=1)
     digests = write_set(tiny.folder, changed)
     bump_mtime(tiny.folder)
     with pytest.raises(DataError, match="SHA-256"):  # the old digests no longer match
-        load_tiny()
+        load_mnist()
 
     monkeypatch.setitem(mnist.FILES, "mnist", Published(digests))
-    third = load_tiny(validation=0)
+    third = load_mnist(validation=0)
     np.testing.assert_array_equal(third.train.y.argmax(axis=1), changed["train-labels-idx1-ubyte"])
 
 
@@ -168,7 +175,7 @@ def bump_mtime(folder: Path) -> None:
 def test_no_cache_in_a_read_only_folder(tiny):
     tiny.folder.chmod(0o555)
     try:
-        load_tiny()
+        load_mnist()
         assert not (tiny.folder / SIDECAR).exists()
     finally:
         tiny.folder.chmod(0o755)
@@ -257,7 +264,7 @@ def test_nielsen_splits(real):
 @needs_mnist
 def test_load_mnist_through_the_registry(monkeypatch):
     monkeypatch.setenv("DLCC_DATA_DIR", str(real_data_dir()))
-    s = load_tiny(validation=10000, normalize="standard")
+    s = load_mnist(validation=10000, normalize="standard")
     assert (len(s.train.x), len(s.val.x), len(s.test.x)) == (50000, 10000, 10000)
     assert s.task == "classification" and s.classes == 10 and s.train.x.dtype == np.float32
     assert abs(s.train.x.mean()) < 1e-3 and abs(s.test.x.mean()) > 1e-3

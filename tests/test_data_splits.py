@@ -72,7 +72,8 @@ def test_subset_keeps_the_first_n_of_train():
 )
 def test_impossible_sizes_name_the_key(validation, test, subset, key):
     with pytest.raises(DataError, match=key):
-        split_and_normalize(numbered(100), validation, test, subset, "none", np.random.default_rng(0))
+        rng = np.random.default_rng(0)
+        split_and_normalize(numbered(100), validation, test, subset, "none", rng)
 
 
 def test_a_small_positive_fraction_holds_out_at_least_one():
@@ -128,7 +129,8 @@ def test_constant_features_get_scale_one():
 
 def test_targets_are_one_hot_in_the_feature_dtype():
     t = np.array([0, 1, 2, 2, 1, 0])
-    data = Loaded(x=np.zeros((6, 1), np.float32), t=t, task="classification", classes=4, shuffle=False)
+    x = np.zeros((6, 1), np.float32)
+    data = Loaded(x=x, t=t, task="classification", classes=4, shuffle=False)
     s = split_and_normalize(data, 0, 0, None, "none", np.random.default_rng(0))
     assert s.train.y.dtype == np.float32 and s.train.y.shape == (6, 4)
     np.testing.assert_array_equal(s.train.y.argmax(axis=1), data.t)

@@ -110,7 +110,8 @@ def test_noise_free_formulas():
 
 
 def test_blobs_sizes_and_spread():
-    options = validate_options("blobs", {"points": 3000, "classes": 4, "features": 5, "spread": 0.5})
+    options = {"points": 3000, "classes": 4, "features": 5, "spread": 0.5}
+    options = validate_options("blobs", options)
     got = synthetic.blobs(options, np.random.default_rng(0))
     assert got.x.shape == (3000, 5) and got.classes == 4
     assert np.bincount(got.t).tolist() == [750] * 4

@@ -60,9 +60,10 @@ def csv_table(o: CsvOptions, rng: np.random.Generator) -> Loaded:
 
     table = np.array(rows, dtype=str)
     features = [j for j in range(width) if j != target]
+    first_line = 2 if o.header else 1
     x = np.empty((len(rows), len(features)))
     for column, j in enumerate(features):
-        x[:, column] = numeric_column(table[:, j], f"{path}, column {names[j]!r}")
+        x[:, column] = numeric_column(table[:, j], f"{path}, column {names[j]!r}", first_line)
     target_cells = table[:, target]
     if all(is_number(cell) for cell in target_cells):
         target_cells = target_cells.astype(np.float64)
@@ -93,14 +94,15 @@ def target_index(target: str | int, names: list[str], header: bool, path: Path) 
     return names.index(target)
 
 
-def numeric_column(cells: np.ndarray, where: str) -> np.ndarray:
-    """The cells as float64; a non-numeric or empty cell is an error naming its row."""
+def numeric_column(cells: np.ndarray, where: str, first_line: int) -> np.ndarray:
+    """The cells as float64; a non-numeric or empty cell is an error naming its line."""
     try:
         return cells.astype(np.float64)
     except ValueError:
         row = next(i for i, cell in enumerate(cells) if not is_number(cell))
         raise DataError(
-            f"{where}: data row {row + 1} holds {cells[row]!r}; features must be numbers"
+            f"{where}, line {first_line + row}: {str(cells[row])!r} is not a number; "
+            f"features must be numbers"
         ) from None
 
 
@@ -120,7 +122,7 @@ def npz_archive(o: NpzOptions, rng: np.random.Generator) -> Loaded:
             arrays = {key: archive[key] for key in archive.files}
     except (OSError, ValueError, zipfile.BadZipFile) as error:
         raise DataError(
-            f"data.options.path: cannot load {path} as .npz without pickles ({error})"
+            f"data.options.path: {path} is not an .npz archive of plain arrays ({error})"
         ) from None
     for required in ("x", "y"):
         if required not in arrays:

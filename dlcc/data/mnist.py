@@ -159,8 +159,9 @@ def check_shapes(arrays: dict[str, np.ndarray], folder: Path) -> None:
 def missing_message(dataset: str, folder: Path, missing: list[str]) -> str:
     """Which files are missing and the commands that fix it."""
     files = ", ".join(f"{name}[.gz]" for name in missing)
+    which = "original .gz files" if FILES[dataset].digest_of == "gz" else "IDX files"
     return (
         f"{dataset}: missing {files} in {folder}\n"
-        f"Fix: run `dlcc data import {dataset} PATH` (PATH: a folder with the four IDX files),\n"
+        f"Fix: run `dlcc data import {dataset} PATH` (PATH: a folder with the four {which}),\n"
         f"  or set DLCC_DATA_DIR to a folder whose {dataset}/ subfolder holds them."
     )

@@ -72,7 +72,7 @@ def dataset_info(dataset: str) -> DatasetInfo:
 
 
 def validate_options(dataset: str, options: dict | Options | None) -> Options:
-    """The dataset's frozen options model with defaults filled in (pydantic.ValidationError if bad)."""
+    """The dataset's frozen options model, defaults filled in; bad options: ValidationError."""
     model = dataset_info(dataset).options_model
     if isinstance(options, model):
         return options

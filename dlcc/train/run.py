@@ -106,7 +106,10 @@ def train(cfg, runs_dir: Path, reporter: Reporter | None = None) -> tuple[Path, 
         summary["epochs_completed"] = row["epoch"]
 
     try:
-        result = fit(cfg, members, arrays["val"], classification, on_epoch, reporter)
+        # Overflow on the way to NaN is expected when training diverges; the loop detects NaN/inf
+        # itself and stops with a clear message, so NumPy's warnings would only add noise.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            result = fit(cfg, members, arrays["val"], classification, on_epoch, reporter)
     except DivergedError as exc:
         summary.update(status="diverged", error=str(exc).splitlines()[0], seconds=time.perf_counter() - started)
         store.write_json(run_dir / "summary.json", summary)
