@@ -81,6 +81,8 @@ def test_csv_errors_name_file_and_column(tmp_path):
         load_file("csv", {"path": path, "target": 3})
     with pytest.raises(DataError, match="missing.csv"):
         load_file("csv", {"path": str(tmp_path / "missing.csv"), "target": 0})
+    with pytest.raises(DataError, match="NaN"):
+        load_file("csv", {"path": write_csv(tmp_path, "a,b\nnan,1\n2,3\n"), "target": "b"})
     ragged = write_csv(tmp_path, "a,b\n1,2\n3\n", "ragged.csv")
     with pytest.raises(DataError, match="line 3 has 1 fields, expected 2"):
         load_file("csv", {"path": ragged, "target": "b"})

@@ -1,5 +1,7 @@
 """Carving train / validation / test, subsets, and normalization from training statistics only."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -47,7 +49,7 @@ def test_shuffled_once_then_carved_in_order():
 def test_official_order_validation_from_the_end_subset_from_the_start():
     """MNIST's rule: validation 10 of 60 -> the last 10; subset keeps the first N of the rest."""
     data = numbered(60, shuffle=False)
-    data = Loaded(**{**data.__dict__, "x_test": data.x[:7], "t_test": data.t[:7]})
+    data = dataclasses.replace(data, x_test=data.x[:7], t_test=data.t[:7])
     s = split_and_normalize(data, 10, 0.5, 20, "none", np.random.default_rng(0))
     assert ids(s.val) == list(range(50, 60))
     assert ids(s.train) == list(range(20))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gradcheck_util import TOL, numerical_grad, rel_error, vjp
+from tests.gradcheck_util import TOL, numerical_grad, rel_error, vjp
 
 from dlcc.nn import activations, losses
 from dlcc.nn.activations import ACTIVATIONS

@@ -60,10 +60,14 @@ def csv_table(o: CsvOptions, rng: np.random.Generator) -> Loaded:
 
     table = np.array(rows, dtype=str)
     features = [j for j in range(width) if j != target]
+    if not features:
+        raise DataError(f"{path}: the target is the only column; there are no features")
     first_line = 2 if o.header else 1
     x = np.empty((len(rows), len(features)))
     for column, j in enumerate(features):
         x[:, column] = numeric_column(table[:, j], f"{path}, column {names[j]!r}", first_line)
+    if not np.isfinite(x).all():
+        raise DataError(f"{path}: features hold NaN or infinite values")
     target_cells = table[:, target]
     if all(is_number(cell) for cell in target_cells):
         target_cells = target_cells.astype(np.float64)

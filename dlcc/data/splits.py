@@ -63,7 +63,12 @@ class Loaded:
 
 
 def split_and_normalize(
-    data: Loaded, validation, test, subset: int | None, normalize: str, rng: np.random.Generator
+    data: Loaded,
+    validation: float | int,
+    test: float | int,
+    subset: int | None,
+    normalize: str,
+    rng: np.random.Generator,
 ) -> Splits:
     """Apply the rules in the module docstring to `data` (sizes as in the config's data keys)."""
     x, t = data.x, data.t
@@ -111,7 +116,7 @@ def split_and_normalize(
     )
 
 
-def split_size(size, n: int, key: str, what: str) -> int:
+def split_size(size: float | int, n: int, key: str, what: str) -> int:
     """Number of examples for a split: round(f * n) (at least 1) for a fraction, else the count.
 
     Leaves at least one example for training.
