@@ -11,7 +11,9 @@ import json
 import os
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -26,7 +28,7 @@ def cache_dir() -> Path:
     return Path(base).expanduser() / "dlcc"
 
 
-def write_atomic(path: Path, write) -> None:
+def write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:
     """Call write(file) on a temporary file in path's folder, then rename it to path.
 
     Readers see the old file or the complete new one, never a partial file.

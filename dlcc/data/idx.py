@@ -9,6 +9,8 @@ Layout, all integers big-endian:
 So train-images-idx3-ubyte starts 00 00 08 03 | 60000 | 28 | 28 and holds 16 + 60000*28*28 bytes.
 """
 
+import math
+
 import numpy as np
 
 from dlcc.errors import DataError
@@ -38,7 +40,7 @@ def parse_idx(data: bytes, name: str) -> np.ndarray:
         raise DataError(f"{name}: truncated IDX file ({len(data)} bytes; header is {header_size})")
     shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     dtype = ELEMENT_TYPES[type_code]
-    expected = header_size + int(np.prod(shape)) * dtype.itemsize
+    expected = header_size + math.prod(shape) * dtype.itemsize
     if len(data) != expected:
         problem = "truncated" if len(data) < expected else "has trailing bytes"
         raise DataError(
