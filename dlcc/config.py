@@ -264,6 +264,7 @@ class DataConfig(Frozen):
     validation: float | int = 0.1
     test: float | int = 0.2
     subset: Annotated[int, Field(ge=1)] | None = None
+    stratify: bool = False  # subset keeps each class in its training-split proportion
     normalize: Literal["none", "minmax", "standard"] = "none"
 
     _sizes = field_validator("validation", "test", mode="before")(lambda v: _split_size(v))
@@ -406,6 +407,8 @@ def apply_overrides(raw: dict, resolved: Config, overrides, source: str) -> dict
                 index = int(part)
             elif isinstance(known, dict) and part in known:
                 pass
+            elif isinstance(known, dict) and "name" in known and part in _VARIANT_FIELDS:
+                pass  # a field of another variant (--set schedule.name=step --set schedule.step_size=2)
             elif isinstance(known, str) and depth > 0:
                 known = {"name": known}  # an initializer given by name: its parameters may be set
                 if part not in ("std", "limit", "value"):
@@ -418,6 +421,8 @@ def apply_overrides(raw: dict, resolved: Config, overrides, source: str) -> dict
             last = depth == len(parts) - 1
             if last:
                 node[index] = value
+                if index == "name" and value in _VARIANTS:
+                    _drop_foreign_fields(node, _VARIANTS[value])
                 break
             child = node[index] if _has(node, index) else None
             if isinstance(child, str):
@@ -429,6 +434,28 @@ def apply_overrides(raw: dict, resolved: Config, overrides, source: str) -> dict
             node[index] = child
             node, known = child, (known[index] if isinstance(known, (list, dict)) and _has(known, index) else None)
     return raw
+
+
+_VARIANT_FIELDS = {
+    name
+    for model in (SGDConfig, AdaGradConfig, RMSPropConfig, AdamConfig, StepSchedule, ExponentialSchedule,
+                  CosineSchedule, PlateauSchedule, InitSpec)
+    for name in model.model_fields
+}
+
+
+_VARIANTS = {
+    model.model_fields["name"].annotation.__args__[0]: model
+    for model in (SGDConfig, AdaGradConfig, RMSPropConfig, AdamConfig, ConstantSchedule, StepSchedule,
+                  ExponentialSchedule, CosineSchedule, PlateauSchedule)
+}
+
+
+def _drop_foreign_fields(section: dict, model: type[BaseModel]) -> None:
+    """Switching `optimizer.name` (or `schedule.name`) drops the old variant's own keys, so that
+    `--set optimizer.name=adam` works on a saved config that spells out `momentum: 0.0`."""
+    for key in [k for k in section if k not in model.model_fields]:
+        del section[key]
 
 
 def _has(container: Any, index: Any) -> bool:

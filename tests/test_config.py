@@ -138,3 +138,12 @@ def test_set_can_fill_a_null_section_and_switch_optimizer(tiny_raw):
 )
 def test_bad_overrides(tiny_raw, override, expected):
     assert expected in errors_for(tiny_raw, override)
+
+
+def test_switching_variant_drops_the_old_variants_keys(tiny_raw):
+    saved = yaml.safe_load(config.to_yaml(config.parse(tiny_raw, overrides=["optimizer.momentum=0.9"])))
+    cfg = config.parse(saved, overrides=["optimizer.name=adam", "schedule.name=step", "schedule.step_size=3"])
+    assert cfg.optimizer.name == "adam" and cfg.optimizer.lr == 0.5
+    assert cfg.schedule.step_size == 3
+    message = errors_for(tiny_raw, "optimizer.name=adam", "optimizer.momentum=0.9")
+    assert "optimizer.momentum: unknown key" in message
