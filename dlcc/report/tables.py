@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -34,3 +35,101 @@ def print_summary(run_dir: Path, summary: dict, console: Console | None = None) 
     if summary.get("stop_reason"):
         console.print(f"stopped early: {summary['stop_reason']}", highlight=False)
     console.print(f"{summary['epochs_completed']} epochs in {summary['seconds']:.1f}s -> {run_dir}", highlight=False)
+
+
+def fmt_metric(metric: str, value) -> str:
+    """Accuracies as percentages, everything else as a short number."""
+    if value is None:
+        return "-"
+    if "accuracy" in metric:
+        return f"{100 * value:.2f}%"
+    return f"{value:.4f}" if value == 0 or 1e-3 <= abs(value) < 1e5 else f"{value:.3e}"
+
+
+def fmt_seconds(seconds) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes}m{secs:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+STATUS_STYLE = {"completed": "green", "early_stopped": "green", "running": "yellow", "interrupted": "yellow",
+                "diverged": "red", "unreadable": "red"}
+
+
+def print_runs(rows: list[dict], runs_dir: Path, console: Console | None = None) -> None:
+    """`dlcc runs`: one line per run folder, newest first."""
+    console = console or Console()
+    if not rows:
+        console.print(f"no run folders in {runs_dir}; make one with `dlcc train CONFIG.yaml --runs-dir {runs_dir}`",
+                      highlight=False, markup=False)
+        return
+    table = Table(header_style="bold", title=f"{len(rows)} run(s) in {escape(str(runs_dir))}")
+    for col in ("run", "dataset", "status", "epochs", "best val", "test", "time"):
+        table.add_column(col, justify="left" if col in ("run", "dataset", "status") else "right")
+    for r in rows:
+        style = STATUS_STYLE.get(r["status"], "")
+        status = f"[{style}]{r['status']}[/]" if style else r["status"]
+        if r["error"] is not None:
+            table.add_row(escape(r["run"]), "-", status, "-", "-", "-", "-")
+            continue
+        epochs = f"{r['epochs']}/{r['planned_epochs']}" if r["planned_epochs"] else str(r["epochs"])
+        best = r["best_val"]
+        best_cell = "-" if best["value"] is None else \
+            f"{fmt_metric(best['metric'], best['value'])} ({best['metric'].removeprefix('val_')}, e{best['epoch']})"
+        test = r["test"] or {}
+        if r["task"] == "classification":
+            test_cell = fmt_metric("accuracy", test.get("accuracy"))
+        else:
+            test_cell = "-" if test.get("loss") is None else f"{fmt_metric('loss', test['loss'])} (loss)"
+        table.add_row(escape(r["run"]), escape(str(r["dataset"])), status, epochs, best_cell, test_cell,
+                      fmt_seconds(r["seconds"]))
+    console.print(table)
+
+
+def print_eval(result: dict, console: Console | None = None) -> None:
+    """`dlcc eval`: loss and accuracy (or MSE/MAE), the confusion matrix and per-class precision/recall."""
+    console = console or Console()
+    title = f"{escape(Path(result['run_dir']).name)}: {result['split']} split, {result['examples']} examples"
+    table = Table(header_style="bold", title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_column("recorded in training", justify="right")
+    rec = result.get("recorded") or {}
+    table.add_row("loss", fmt_metric("loss", result["loss"]), fmt_metric("loss", rec.get("loss")))
+    if result["task"] == "classification":
+        table.add_row("accuracy", fmt_metric("accuracy", result["accuracy"]),
+                      fmt_metric("accuracy", rec.get("accuracy")))
+    else:
+        table.add_row("MSE", fmt_metric("mse", result["mse"]), "")
+        table.add_row("MAE", fmt_metric("mae", result["mae"]), "")
+    console.print(table)
+    if result.get("matches_recorded") is True:
+        console.print(f"matches what training recorded ({rec['source']})", style="green", highlight=False)
+    if "confusion" in result:
+        print_confusion(result["confusion"], result["per_class"], console)
+
+
+MAX_CONFUSION_CLASSES = 20
+
+
+def print_confusion(confusion: list[list[int]], per_class: list[dict], console: Console) -> None:
+    """Rows: true class; columns: predicted class; then precision, recall and support per class."""
+    k = len(confusion)
+    table = Table(header_style="bold", title="confusion matrix (rows: true class, columns: predicted)")
+    table.add_column("true \\ pred", justify="right")
+    show_matrix = k <= MAX_CONFUSION_CLASSES
+    if show_matrix:
+        for j in range(k):
+            table.add_column(str(j), justify="right")
+    for col in ("precision", "recall", "support"):
+        table.add_column(col, justify="right")
+    for i, stats in enumerate(per_class):
+        cells = [f"[bold]{n}[/]" if i == j else (str(n) if n else "[dim]0[/]") for j, n in enumerate(confusion[i])]
+        table.add_row(str(i), *(cells if show_matrix else []), fmt_metric("accuracy", stats["precision"]),
+                      fmt_metric("accuracy", stats["recall"]), str(stats["support"]))
+    console.print(table)
+    if not show_matrix:
+        console.print(f"({k} classes: the full confusion matrix is in eval.json)", highlight=False)
