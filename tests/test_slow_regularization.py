@@ -55,3 +55,12 @@ def test_early_stopping_keeps_the_best_epoch(tmp_path):
     _, summary = train(config.load(CONFIGS / "early-stopping.yaml"), tmp_path)
     assert summary["status"] == "early_stopped"
     assert summary["epochs_completed"] == summary["best_epoch"] + 10
+
+
+def test_scaled_init_learns_faster_than_large_normal(tmp_path):
+    first_epoch = {}
+    for name in ("large", "scaled"):
+        run_dir, _ = train(config.load(ROOT / "configs" / "init" / f"sigmoid-{name}.yaml", ["training.epochs=1"]), tmp_path)
+        with open(run_dir / "metrics.csv", newline="") as f:
+            first_epoch[name] = float(list(csv.DictReader(f))[1]["val_accuracy"])
+    assert first_epoch["scaled"] - first_epoch["large"] > 0.03, first_epoch
