@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -68,7 +69,8 @@ def main_callback(
 
 @app.command()
 def train(
-    config: Annotated[Path, typer.Argument(help="The YAML config to train.", show_default=False)],
+    configs: Annotated[list[Path], typer.Argument(metavar="CONFIG...", help="The YAML config(s) to train, one run each.",
+                                                  show_default=False)],
     set_: SetOpt = None,
     runs_dir: Annotated[Path, typer.Option("--runs-dir", help="Where run folders are created.")] = Path("runs"),
     name: Annotated[Optional[str], typer.Option("--name", help="Run-folder prefix (default: config name).")] = None,
@@ -78,6 +80,9 @@ def train(
 ) -> None:
     """Train the network a config describes and write a run folder.
 
+    Several configs train one after another (all are validated first); --set, --name and --seed
+    apply to each. With --json, one config prints its summary, several print a list.
+
     [b]Examples[/b]
 
       dlcc train configs/spirals.yaml
@@ -85,6 +90,8 @@ def train(
       dlcc train configs/mnist-mlp.yaml --set optimizer.lr=0.05 --set training.epochs=5
 
       dlcc train configs/spirals.yaml --seed 3 --name spirals-seed3 --json
+
+      dlcc train configs/optimizers/*.yaml --runs-dir runs/optimizers
     """
     from dlcc import config as config_mod
 
@@ -93,9 +100,18 @@ def train(
         overrides.append(f"name={name}")
     if seed is not None:
         overrides.append(f"seed={seed}")
+    results = []
     try:
-        cfg = config_mod.load(config, overrides)
-        run_dir, summary = _train(cfg, runs_dir, quiet or json_out)
+        cfgs = [config_mod.load(path, overrides) for path in configs]  # every config checked up front
+        for i, cfg in enumerate(cfgs):
+            if len(cfgs) > 1 and not (quiet or json_out):
+                _err(f"[{i + 1}/{len(cfgs)}] {configs[i]}")
+            run_dir, summary = _train(cfg, runs_dir, quiet or json_out)
+            results.append({**summary, "run_dir": str(run_dir)})
+            if not json_out:
+                from dlcc.report.tables import print_summary
+
+                print_summary(run_dir, summary)
     except DlccError as exc:
         run_dir = getattr(exc, "run_dir", None)
         if run_dir is not None:
@@ -105,11 +121,7 @@ def train(
         _err("interrupted; the run folder is marked 'interrupted'")
         raise typer.Exit(130) from None
     if json_out:
-        typer.echo(json.dumps({**summary, "run_dir": str(run_dir)}, indent=2))
-    else:
-        from dlcc.report.tables import print_summary
-
-        print_summary(run_dir, summary)
+        typer.echo(json.dumps(results[0] if len(results) == 1 else results, indent=2))
 
 
 def _train(cfg, runs_dir: Path, quiet: bool):
@@ -145,6 +157,202 @@ def validate(
         raise _fail(exc) from None
     typer.echo(config_mod.to_yaml(cfg), nl=False)
 
+
+
+class EvalSplit(str, Enum):
+    test = "test"
+    val = "val"
+    train = "train"
+
+
+class PlotKind(str, Enum):
+    curves = "curves"
+    gradients = "gradients"
+    boundary = "boundary"
+
+
+RunDirArg = Annotated[Path, typer.Argument(help="A run folder made by `dlcc train`.", show_default=False)]
+RunDirsArg = Annotated[list[Path], typer.Argument(help="Run folders made by `dlcc train`.", show_default=False)]
+
+
+def _read_runs(paths: list[Path]) -> list:
+    """Read every run folder, warn about partial ones on stderr; the first unusable one fails."""
+    from dlcc.runs.read import read
+
+    runs = [read(p) for p in paths]
+    for run in runs:
+        for note in run.notes:
+            _err(f"note: {run.path}: {note}")
+    return runs
+
+
+@app.command("eval")
+def eval_(
+    run_dir: RunDirArg,
+    split: Annotated[EvalSplit, typer.Option("--split", help="Which split to evaluate.")] = EvalSplit.test,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the result as one JSON document.")] = False,
+) -> None:
+    """Evaluate a trained run on a split: loss, accuracy, confusion matrix and per-class
+    precision/recall (classification) or MSE/MAE (regression). Writes RUN_DIR/eval.json.
+
+    The network and data are rebuilt from config.yaml and model.npz exactly as training saw them,
+    so the numbers match what training recorded in summary.json (test) or metrics.csv (val).
+
+    [b]Examples[/b]
+
+      dlcc eval runs/spirals-20261124-101500
+
+      dlcc eval runs/spirals-20261124-101500 --split val --json
+    """
+    from dlcc.runs.evaluate import evaluate_split, write_eval_json
+    from dlcc.runs.model import load_model
+    from dlcc.runs.read import read
+
+    try:
+        result = evaluate_split(load_model(read(run_dir)), split.value)
+    except DlccError as exc:
+        raise _fail(exc) from None
+    try:
+        write_eval_json(run_dir, result)
+    except OSError as exc:
+        _err(f"warning: could not write {run_dir / 'eval.json'}: {exc.strerror or exc}")
+    if result["matches_recorded"] is False:
+        rec = result["recorded"]
+        _err(f"warning: differs from what training recorded ({rec['source']}: loss {rec['loss']}, "
+             f"accuracy {rec['accuracy']}); the data or dlcc changed since training")
+    if json_out:
+        from dlcc.runs.store import dumps
+
+        typer.echo(dumps(result))
+    else:
+        from dlcc.report.tables import print_eval
+
+        print_eval(result)
+
+
+@app.command()
+def runs(
+    runs_dir: Annotated[Path, typer.Argument(help="The folder holding run folders.")] = Path("runs"),
+    json_out: Annotated[bool, typer.Option("--json", help="Print the list as one JSON document.")] = False,
+) -> None:
+    """List the runs in a runs directory, newest first: dataset, status, epochs, best validation
+    metric, test accuracy and duration.
+
+    [b]Examples[/b]
+
+      dlcc runs
+
+      dlcc runs experiments/ --json
+    """
+    from dlcc.runs.listing import list_runs
+
+    try:
+        rows = list_runs(runs_dir)
+    except DlccError as exc:
+        raise _fail(exc) from None
+    for row in rows:
+        if row["error"] is not None:
+            _err(f"unreadable: {row['error']}")
+    if json_out:
+        from dlcc.runs.store import dumps
+
+        typer.echo(dumps(rows))
+    else:
+        from dlcc.report.tables import print_runs
+
+        print_runs(rows, runs_dir)
+
+
+@app.command()
+def compare(
+    run_dirs: RunDirsArg,
+    metric: Annotated[Optional[str], typer.Option(
+        "--metric", "-m", help="The metric that decides the best run: val_accuracy (default for "
+                               "classification), val_loss, train_loss, test_accuracy, ... or any metrics.csv column.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the comparison as one JSON document.")] = False,
+    plot: Annotated[Optional[Path], typer.Option("--plot", metavar="FILE.png",
+                                                 help="Also draw the learning curves, overlaid, into this PNG.")] = None,
+) -> None:
+    """Compare two or more runs: the config keys that differ, best and final value of each metric
+    (best run marked, with the difference to it), and learning curves aligned by epoch.
+    Runs that differ only in seed are grouped as mean ± std.
+
+    [b]Examples[/b]
+
+      dlcc compare runs/sgd-20261124-101500 runs/momentum-20261124-101512
+
+      dlcc compare runs/spirals-* --metric val_loss --plot compare.png
+
+      dlcc compare runs/a runs/b --json
+    """
+    from dlcc.errors import RunError
+    from dlcc.runs.compare import compare as compare_runs
+    from dlcc.runs.compare import to_json
+
+    try:
+        if len(run_dirs) < 2:
+            raise RunError("compare needs two or more run folders; for one run use `dlcc eval` or `dlcc plot`")
+        comparison = compare_runs(_read_runs(run_dirs), metric)
+        if plot is not None:
+            from dlcc.report import plots
+
+            _err(f"wrote {plots.curves(comparison.runs, plot, comparison.groups)}")
+    except DlccError as exc:
+        raise _fail(exc) from None
+    if json_out:
+        from dlcc.runs.store import dumps
+
+        typer.echo(dumps(to_json(comparison)))
+    else:
+        from dlcc.report.compare import print_comparison
+
+        print_comparison(comparison)
+
+
+@app.command()
+def plot(
+    run_dirs: RunDirsArg,
+    kind: Annotated[PlotKind, typer.Option("--kind", "-k", help="curves: loss and accuracy by epoch; gradients: "
+                                           "per-layer gradient norms; boundary: decision regions (2-D data).")] = PlotKind.curves,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="FILE.png",
+                                                help="Where to write the PNG (default: RUN_DIR/KIND.png for one run, "
+                                                     "./KIND.png for several).")] = None,
+) -> None:
+    """Draw runs into a PNG: learning curves, per-layer gradient norms, or the decision boundary.
+
+    [b]Examples[/b]
+
+      dlcc plot runs/spirals-20261124-101500
+
+      dlcc plot runs/sgd-* runs/momentum-* --out curves.png
+
+      dlcc plot runs/spirals-20261124-101500 --kind boundary --out boundary.png
+    """
+    if out is None:
+        out = (run_dirs[0] if len(run_dirs) == 1 else Path(".")) / f"{kind.value}.png"
+    try:
+        written = _plot(_read_runs(run_dirs), kind, out)
+    except DlccError as exc:
+        raise _fail(exc) from None
+    typer.echo(f"wrote {written}")
+
+
+def _plot(runs_: list, kind: PlotKind, out: Path) -> Path:
+    from dlcc.errors import RunError
+    from dlcc.report import plots
+
+    if kind is PlotKind.curves:
+        return plots.curves(runs_, out)
+    if kind is PlotKind.gradients:
+        for run in runs_:
+            if not any(c.startswith("grad_norm_") for c in run.columns):
+                raise RunError(f"{run.path}: no gradient norms in metrics.csv; train with "
+                               "--set diagnostics.gradient_norms=true to record them")
+        return plots.gradients(runs_, out)
+    from dlcc.runs.boundary import surface
+    from dlcc.runs.model import load_model
+
+    return plots.boundary([surface(load_model(run)) for run in runs_], [run.label for run in runs_], out)
 
 def main() -> None:
     """Console-script entry point."""
