@@ -46,7 +46,7 @@ def _fail(exc: DlccError) -> typer.Exit:
         import traceback
 
         traceback.print_exception(exc)
-    _err(f"error: {exc}")
+    _err(str(exc) if exc.exit_code == 130 else f"error: {exc}")
     return typer.Exit(exc.exit_code)
 
 
@@ -69,9 +69,11 @@ def main_callback(
 
 @app.command()
 def train(
-    configs: Annotated[list[Path], typer.Argument(metavar="CONFIG...", help="The YAML config(s) to train, one run each.",
-                                                  show_default=False)],
+    configs: Annotated[Optional[list[Path]], typer.Argument(
+        metavar="CONFIG...", help="The YAML config(s) to train, one run each.", show_default=False)] = None,
     set_: SetOpt = None,
+    resume: Annotated[Optional[Path], typer.Option(
+        "--resume", metavar="RUN_DIR", help="Continue an interrupted run in place, from its checkpoint.")] = None,
     runs_dir: Annotated[Path, typer.Option("--runs-dir", help="Where run folders are created.")] = Path("runs"),
     name: Annotated[Optional[str], typer.Option("--name", help="Run-folder prefix (default: config name).")] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Override the config's seed.")] = None,
@@ -92,8 +94,21 @@ def train(
       dlcc train configs/spirals.yaml --seed 3 --name spirals-seed3 --json
 
       dlcc train configs/optimizers/*.yaml --runs-dir runs/optimizers
+
+      dlcc train --resume runs/mnist-mlp-20261124-101500
     """
     from dlcc import config as config_mod
+
+    if resume is not None:
+        if configs or set_ or name is not None or seed is not None:
+            _err("error: --resume continues a run with its own saved config; "
+                 "it cannot be combined with CONFIG, --set, --name or --seed")
+            raise typer.Exit(2)
+        _resume(resume, quiet or json_out, json_out)
+        return
+    if not configs:
+        _err("error: give a CONFIG.yaml to train (e.g. dlcc train configs/spirals.yaml), or --resume RUN_DIR")
+        raise typer.Exit(2)
 
     overrides = list(set_ or [])
     if name is not None:
@@ -118,10 +133,38 @@ def train(
             _err(f"run folder: {run_dir} (status: diverged)")
         raise _fail(exc) from None
     except KeyboardInterrupt:
-        _err("interrupted; the run folder is marked 'interrupted'")
+        _err("interrupted")
         raise typer.Exit(130) from None
     if json_out:
         typer.echo(json.dumps(results[0] if len(results) == 1 else results, indent=2))
+
+
+def _resume(run_dir: Path, quiet: bool, json_out: bool) -> None:
+    from dlcc.train.run import resume as resume_run
+
+    reporter = None
+    if not quiet:
+        from dlcc.report.progress import RichReporter
+
+        reporter = RichReporter()
+    try:
+        run_dir, summary, finished = resume_run(run_dir, reporter)
+    except DlccError as exc:
+        raise _fail(exc) from None
+    except KeyboardInterrupt:
+        _err("interrupted")
+        raise typer.Exit(130) from None
+    finally:
+        if reporter is not None:
+            reporter.close()
+    if finished and not json_out:
+        _err(f"{run_dir} already finished (status: {summary['status']}); nothing to resume")
+    if json_out:
+        typer.echo(json.dumps({**summary, "run_dir": str(run_dir)}, indent=2))
+    elif not finished:
+        from dlcc.report.tables import print_summary
+
+        print_summary(run_dir, summary)
 
 
 def _train(cfg, runs_dir: Path, quiet: bool):
@@ -353,6 +396,110 @@ def _plot(runs_: list, kind: PlotKind, out: Path) -> Path:
     from dlcc.runs.model import load_model
 
     return plots.boundary([surface(load_model(run)) for run in runs_], [run.label for run in runs_], out)
+
+
+@app.command()
+def datasets(
+    json_out: Annotated[bool, typer.Option("--json", help="Print the list as one JSON document.")] = False,
+) -> None:
+    """List every dataset: kind, inputs, classes or targets, and whether image datasets are cached.
+
+    Option defaults are in the --json output and in docs/datasets.md.
+
+    [b]Examples[/b]
+
+      dlcc datasets
+
+      dlcc datasets --json
+    """
+    from dlcc.data import cache_dir
+    from dlcc.data.catalog import catalog
+
+    entries = catalog()
+    if json_out:
+        typer.echo(json.dumps({"cache_dir": str(cache_dir()), "datasets": entries}, indent=2))
+        return
+    from dlcc.report.datasets import print_datasets
+
+    print_datasets(entries, cache_dir())
+
+
+data_app = typer.Typer(
+    name="data",
+    help="Put an image dataset (mnist, fashion-mnist) into the cache: import local files or download them.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+app.add_typer(data_app, name="data")
+
+DatasetArg = Annotated[str, typer.Argument(help="The dataset: mnist or fashion-mnist.", show_default=False)]
+
+
+@data_app.command("import")
+def data_import(
+    name: DatasetArg,
+    paths: Annotated[list[Path], typer.Argument(help="A folder holding the four IDX files (.gz or not), or the four files.",
+                                                show_default=False)],
+) -> None:
+    """Verify local copies of a dataset's four IDX files and install them into the cache.
+
+    Nothing is written unless every file matches its published SHA-256.
+
+    The cache is $DLCC_DATA_DIR if set, else $XDG_CACHE_HOME/dlcc or ~/.cache/dlcc.
+
+    [b]Examples[/b]
+
+      dlcc data import mnist ~/Downloads/mnist
+
+      dlcc data import mnist train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz
+
+      DLCC_DATA_DIR=/data/dlcc dlcc data import fashion-mnist ./fashion
+    """
+    from dlcc.data.install import install
+
+    try:
+        installed = install(name, paths[0] if len(paths) == 1 else paths)
+    except DlccError as exc:
+        raise _fail(exc) from None
+    typer.echo(f"{name}: {len(installed)} files verified (SHA-256) and installed in {installed[0].parent}")
+
+
+@data_app.command("download")
+def data_download(
+    name: DatasetArg,
+    mirror: Annotated[Optional[str], typer.Option(
+        "--mirror", metavar="URL",
+        help="Download only from this URL: a folder holding the <file>.gz files ({dataset} in it becomes "
+             "the name; file:// works too). Default: $DLCC_MIRROR, else the public mirrors in turn.")] = None,
+) -> None:
+    """Download a dataset's files from the public mirrors, verify them, install them into the cache.
+
+    Files already in the cache that verify are kept; a mirror that fails is followed by the next one.
+
+    A failed, corrupt or interrupted download leaves the cache as it was.
+
+    [b]Examples[/b]
+
+      dlcc data download mnist
+
+      dlcc data download fashion-mnist --mirror https://example.org/datasets/{dataset}/
+    """
+    from dlcc.data import cache_dir
+    from dlcc.data.download import download
+    from dlcc.report.download import RichDownload
+
+    try:
+        with RichDownload() as reporter:
+            sources = download(name, mirror, reporter)
+    except DlccError as exc:
+        raise _fail(exc) from None
+    folder = cache_dir() / name
+    if sources:
+        typer.echo(f"{name}: {len(sources)} file(s) downloaded, verified (SHA-256) and installed in {folder}")
+    else:
+        typer.echo(f"{name}: already in {folder}; all four files verified")
+
 
 def main() -> None:
     """Console-script entry point."""

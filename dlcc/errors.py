@@ -27,3 +27,9 @@ class DivergedError(DlccError):
     """Training produced NaN or inf in the loss or the parameters."""
 
     exit_code = 3
+
+
+class InterruptedRun(DlccError):
+    """Training was stopped by Ctrl-C or SIGTERM; the run folder is resumable."""
+
+    exit_code = 130

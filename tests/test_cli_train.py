@@ -44,7 +44,8 @@ def test_train_writes_a_complete_run_folder(tiny_raw, write_config, tmp_path):
     summary = json.loads(result.stdout)
     run_dir = tmp_path / "runs" / summary["run_dir"].rsplit("/", 1)[-1]
     assert run_dir.name.startswith("tiny-")
-    assert sorted(p.name for p in run_dir.iterdir()) == ["config.yaml", "metrics.csv", "model.npz", "summary.json"]
+    assert sorted(p.name for p in run_dir.iterdir()) == [
+        "checkpoint.npz", "config.yaml", "metrics.csv", "model.npz", "summary.json"]
 
     for key in ("status", "epochs_completed", "best_epoch", "best", "test", "seconds", "seed",
                 "dlcc_version", "numpy_version", "python_version", "created"):

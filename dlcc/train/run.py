@@ -8,21 +8,26 @@ dropout). So changing a dataset option does not silently change the initial weig
 from __future__ import annotations
 
 import platform
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 import dlcc
 from dlcc import config as config_mod
 from dlcc import data
-from dlcc.errors import ConfigError, DivergedError
+from dlcc.errors import ConfigError, DivergedError, InterruptedRun, RunError
 from dlcc.nn import Network
 from dlcc.runs import store
 from dlcc.train.metrics import evaluate
 from dlcc.train.ensemble import Ensemble, bootstrap, member_rngs
-from dlcc.train.trainer import Member, Reporter, columns, fit
+from dlcc.train import checkpoint
+from dlcc.train.trainer import Fit, Member, Reporter
 
 
 def prepare(cfg):
@@ -72,12 +77,10 @@ def build_members(cfg, train_xy) -> list[Member]:
 def train(cfg, runs_dir: Path, reporter: Reporter | None = None) -> tuple[Path, dict]:
     """Train `cfg` into a new run folder under runs_dir; return (run_dir, summary)."""
     splits, arrays = prepare(cfg)  # bad data fails here, before any folder is created
-    classification = splits.task == "classification"
     members = build_members(cfg, arrays["train"])
-    nets = [m.net for m in members]
-
     run_dir = store.create_run_dir(runs_dir, cfg.name)
-    store.write_text(run_dir / "config.yaml", config_mod.to_yaml(cfg))
+    config_text = config_mod.to_yaml(cfg)
+    store.write_text(run_dir / "config.yaml", config_text)
     summary = {
         "status": "running",
         "name": cfg.name,
@@ -89,38 +92,86 @@ def train(cfg, runs_dir: Path, reporter: Reporter | None = None) -> tuple[Path, 
         "test": None,
         "seconds": 0.0,
         "seed": cfg.seed,
-        "parameters": int(sum(p.size for net in nets for p in net.params.values())),
+        "parameters": int(sum(p.size for m in members for p in m.net.params.values())),
         "examples": {k: (0 if v is None else len(v[0])) for k, v in arrays.items()},
         "dlcc_version": dlcc.__version__,
         "numpy_version": np.__version__,
         "python_version": platform.python_version(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    fit = Fit(cfg, members, arrays["val"], splits.task == "classification")
+    store.MetricsWriter(run_dir / "metrics.csv", fit.columns).close()  # the header, even if epoch 0 never ends
+    return _run(run_dir, fit, splits, arrays, summary, checkpoint.config_digest(config_text), reporter)
+
+
+def resume(run_dir: Path, reporter: Reporter | None = None) -> tuple[Path, dict, bool]:
+    """Continue an interrupted run in place from its checkpoint; (run_dir, summary, was_finished).
+
+    The resumed run ends with exactly the metrics and weights an uninterrupted run would have:
+    the checkpoint holds the parameters, optimizer and schedule state, early-stopping state and
+    Generator state of the last finished epoch, and metrics.csv is rewritten from its rows.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunError(f"{run_dir}: no such run folder")
+    config_text = _read_text(run_dir / "config.yaml")
+    cfg = config_mod.parse(_yaml(run_dir / "config.yaml", config_text), source=str(run_dir / "config.yaml"))
+    summary = store.read_json(run_dir / "summary.json")
+    if summary.get("status") in ("completed", "early_stopped"):
+        return run_dir, summary, True
+
+    splits, arrays = prepare(cfg)
+    fit = Fit(cfg, build_members(cfg, arrays["train"]), arrays["val"], splits.task == "classification")
+    digest = checkpoint.config_digest(config_text)
+    if (run_dir / checkpoint.FILE).exists():
+        state, saved_digest = checkpoint.load(run_dir)
+        if saved_digest != digest:
+            raise RunError(
+                f"{run_dir / 'config.yaml'}: the config was changed after the run started, so the checkpoint "
+                "does not belong to it; resuming is refused. Train the edited config as a new run instead."
+            )
+        fit.restore(state)
+    # Rewrite metrics.csv from the checkpoint: rows of a half-finished epoch are dropped.
+    store.write_text(run_dir / "metrics.csv", store.metrics_text(fit.columns, fit.rows))
+    summary["resumed"] = summary.get("resumed", 0) + 1
+    return (*_run(run_dir, fit, splits, arrays, summary, digest, reporter), False)
+
+
+def _run(run_dir: Path, fit: Fit, splits, arrays, summary: dict, digest: str, reporter) -> tuple[Path, dict]:
+    """Drive `fit` to the end, keeping metrics.csv, checkpoint.npz and summary.json current."""
+    classification = splits.task == "classification"
+    nets = [m.net for m in fit.members]
+    summary.update(status="running", epochs_completed=max(fit.epoch, 0))
     store.write_json(run_dir / "summary.json", summary)
-    header = columns(len(nets[0].layers), cfg.diagnostics.gradient_norms, len(nets))
-    metrics = store.MetricsWriter(run_dir / "metrics.csv", header)
-    started = time.perf_counter()
+    metrics = store.MetricsWriter(run_dir / "metrics.csv", fit.columns)
+    seconds_before, started = summary.get("seconds") or 0.0, time.perf_counter()
 
     def on_epoch(row: dict) -> None:
         metrics.write(row)
-        summary["epochs_completed"] = row["epoch"]
+        checkpoint.save(run_dir, fit.state(), digest)
+        summary.update(epochs_completed=row["epoch"], seconds=seconds_before + time.perf_counter() - started)
+        store.write_json(run_dir / "summary.json", summary)
 
     try:
         # Overflow on the way to NaN is expected when training diverges; the loop detects NaN/inf
         # itself and stops with a clear message, so NumPy's warnings would only add noise.
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            result = fit(cfg, members, arrays["val"], classification, on_epoch, reporter)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"), interrupt_flag() as interrupted:
+            result = fit.run(on_epoch, reporter, interrupted)
     except DivergedError as exc:
-        summary.update(status="diverged", error=str(exc).splitlines()[0], seconds=time.perf_counter() - started)
-        store.write_json(run_dir / "summary.json", summary)
+        summary.update(status="diverged", error=str(exc).splitlines()[0])
         exc.run_dir = run_dir
         raise
     except KeyboardInterrupt:
-        summary.update(status="interrupted", seconds=time.perf_counter() - started)
-        store.write_json(run_dir / "summary.json", summary)
-        raise
+        summary.update(status="interrupted")
+        raise InterruptedRun(
+            f"interrupted; {run_dir} is marked 'interrupted' (last finished epoch: {max(fit.epoch, 0)}).\n"
+            f"Continue it with:  dlcc train --resume {run_dir}"
+        ) from None
     finally:
         metrics.close()
+        if summary["status"] != "running":
+            summary["seconds"] = seconds_before + time.perf_counter() - started
+            store.write_json(run_dir / "summary.json", summary)
 
     store.write_npz(run_dir / "model.npz", {**model_arrays(nets), **_norm_arrays(splits)})
     if arrays["test"] is not None:
@@ -134,10 +185,49 @@ def train(cfg, runs_dir: Path, reporter: Reporter | None = None) -> tuple[Path, 
         best_epoch=result.best_epoch,
         best=result.best,
         stop_reason=result.stop_reason,
-        seconds=time.perf_counter() - started,
+        seconds=seconds_before + time.perf_counter() - started,
     )
     store.write_json(run_dir / "summary.json", summary)
     return run_dir, summary
+
+
+@contextmanager
+def interrupt_flag():
+    """Turn the first Ctrl-C or SIGTERM into a flag the loop polls after each batch, so training
+    stops at a batch boundary with the last finished epoch's checkpoint intact. A second Ctrl-C
+    interrupts at once."""
+    flag = {"set": False}
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+
+    def handler(signum, frame):
+        if flag["set"] and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        flag["set"] = True
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield lambda: flag["set"]
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RunError(f"{path}: missing; is {path.parent} a dlcc run folder?") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RunError(f"{path}: cannot read: {exc}") from None
+
+
+def _yaml(path: Path, text: str):
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise RunError(f"{path}: not valid YAML (edited by hand?)") from None
 
 
 def model_arrays(nets) -> dict[str, np.ndarray]:

@@ -69,82 +69,144 @@ def columns(n_layers: int, diagnostics: bool, members: int = 1) -> list[str]:
     return cols
 
 
-def fit(cfg, members: list[Member], val, classification: bool,
-        on_epoch=lambda row: None, reporter: Reporter | None = None) -> FitResult:
-    """Train every member for cfg.training.epochs (side by side, so the ensemble has a curve).
+class Fit:
+    """The state of one training run between epochs, and the loop that advances it.
 
-    Calls on_epoch(row) after each epoch with the metrics row; val is (x, y) or None.
+    Everything here can be snapshotted after an epoch (`state()`) and restored (`restore()`), which
+    is what checkpoint.npz holds: resuming continues exactly as if training had not stopped.
     """
-    reporter = reporter or Reporter()
-    tc = cfg.training
-    model = members[0].net if len(members) == 1 else Ensemble([m.net for m in members])
-    steppers = [_EpochRunner(cfg, m, classification) for m in members]
-    stopper = EarlyStopping(tc.early_stopping) if tc.early_stopping else None
-    monitor = tc.early_stopping.monitor if stopper else ("val_loss" if val is not None else "train_loss")
-    sign = -1.0 if "accuracy" in monitor else 1.0
-    best_state, best_epoch, best_value, best_row = None, None, math.inf, None
 
-    probe = None
-    if cfg.diagnostics.gradient_norms:
-        x, y = members[0].train
-        probe = (x[: cfg.diagnostics.probe_size], y[: cfg.diagnostics.probe_size])
+    def __init__(self, cfg, members: list[Member], val, classification: bool):
+        self.cfg, self.members, self.val, self.classification = cfg, members, val, classification
+        tc = cfg.training
+        self.model = members[0].net if len(members) == 1 else Ensemble([m.net for m in members])
+        self.runners = [_EpochRunner(cfg, m, classification) for m in members]
+        self.stopper = EarlyStopping(tc.early_stopping) if tc.early_stopping else None
+        self.monitor = tc.early_stopping.monitor if self.stopper else ("val_loss" if val is not None else "train_loss")
+        self.sign = -1.0 if "accuracy" in self.monitor else 1.0
+        self.restore_best = self.stopper is not None and tc.early_stopping.restore_best
+        self.best_epoch, self.best_value, self.best_row, self.best_params = None, math.inf, None, None
+        self.rows: list[dict] = []
+        self.probe = None
+        if cfg.diagnostics.gradient_norms:
+            x, y = members[0].train
+            self.probe = (x[: cfg.diagnostics.probe_size], y[: cfg.diagnostics.probe_size])
+        self.columns = columns(len(members[0].net.layers), self.probe is not None, len(members))
 
-    cols = columns(len(members[0].net.layers), probe is not None, len(members))
+    @property
+    def epoch(self) -> int:
+        """The last finished epoch (0 before training)."""
+        return self.rows[-1]["epoch"] if self.rows else -1
 
-    def finish_row(row: dict) -> dict:
-        row.update(_val_metrics(model, val, classification))
-        if len(members) > 1:
-            for i, m in enumerate(members, start=1):
-                row[f"m{i}_val_loss"], row[f"m{i}_val_accuracy"] = _val_metrics(m.net, val, classification).values()
-        if probe is not None:
-            for i, g in enumerate(gradient_norms(members[0].net, *probe), start=1):
+    def run(self, on_epoch=lambda row: None, reporter: Reporter | None = None,
+            interrupted=lambda: False) -> FitResult:
+        """Train up to cfg.training.epochs; on_epoch(row) after each epoch (and for epoch 0).
+
+        `interrupted()` is polled after every batch; when it turns true the unfinished epoch is
+        dropped and KeyboardInterrupt raised, so the state stays that of the last finished epoch.
+        """
+        reporter = reporter or Reporter()
+        epochs = self.cfg.training.epochs
+        if not self.rows:
+            # Epoch 0: the untrained network, so curves start where training starts.
+            lr0 = self.runners[0].schedule.lr(1)
+            self._finish(self._row({"epoch": 0, "train_loss": None, "train_accuracy": None, "lr": lr0, "seconds": None}))
+            on_epoch(self.rows[-1])
+        reporter.start(epochs - self.epoch, sum(r.n_batches for r in self.runners))
+        stop = False
+        for epoch in range(self.epoch + 1, epochs + 1):
+            results = [r.run(epoch, reporter, interrupted) for r in self.runners]
+            row = {
+                "epoch": epoch,
+                "train_loss": float(np.mean([r["train_loss"] for r in results])),
+                "train_accuracy": float(np.mean([r["train_accuracy"] for r in results])) if self.classification else None,
+                "lr": results[0]["lr"],
+                "seconds": sum(r["seconds"] for r in results),
+            }
+            if len(self.members) > 1:
+                for i, r in enumerate(results, start=1):
+                    row[f"m{i}_train_loss"] = r["train_loss"]
+            stop = self._finish(self._row(row))
+            on_epoch(self.rows[-1])
+            reporter.epoch(self.rows[-1])
+            if stop:
+                break
+        if self.best_params is not None:
+            for m, params in zip(self.members, self.best_params):
+                m.net.load_state(params)
+        status = "early_stopped" if stop else "completed"
+        return FitResult(status, self.epoch, self.best_epoch, self.best_row, self.rows,
+                         self.stopper.reason if stop else None)
+
+    def _row(self, row: dict) -> dict:
+        """Add validation metrics and diagnostics; order the keys as the metrics.csv columns."""
+        row.update(_val_metrics(self.model, self.val, self.classification))
+        if len(self.members) > 1:
+            for i, m in enumerate(self.members, start=1):
+                metrics = _val_metrics(m.net, self.val, self.classification)
+                row[f"m{i}_val_loss"], row[f"m{i}_val_accuracy"] = metrics["val_loss"], metrics["val_accuracy"]
+        if self.probe is not None:
+            for i, g in enumerate(gradient_norms(self.members[0].net, *self.probe), start=1):
                 row[f"grad_norm_{i}"] = g
-        return {c: row.get(c) for c in cols}
+        return {c: row.get(c) for c in self.columns}
 
-    lr0 = steppers[0].schedule.lr(1)
-    # Epoch 0: the untrained network, so curves start where training starts.
-    row0 = finish_row({"epoch": 0, "train_loss": None, "train_accuracy": None, "lr": lr0, "seconds": None})
-    on_epoch(row0)
-    rows = [row0]
-
-    reporter.start(tc.epochs, sum(s.n_batches for s in steppers))
-    status, reason, epoch = "completed", None, 0
-    for epoch in range(1, tc.epochs + 1):
-        results = [s.run(epoch, reporter) for s in steppers]
-        row = {
-            "epoch": epoch,
-            "train_loss": float(np.mean([r["train_loss"] for r in results])),
-            "train_accuracy": float(np.mean([r["train_accuracy"] for r in results])) if classification else None,
-            "lr": results[0]["lr"],
-            "seconds": sum(r["seconds"] for r in results),
-        }
-        if len(members) > 1:
-            for i, r in enumerate(results, start=1):
-                row[f"m{i}_train_loss"] = r["train_loss"]
-        row = finish_row(row)
-        rows.append(row)
-        on_epoch(row)
-        reporter.epoch(row)
-        for s in steppers:
-            s.schedule.observe(row["val_loss"] if val is not None else row["train_loss"])
-
-        value = row.get(monitor)
-        if stopper is not None:
-            improved, stop = stopper.update(epoch, row)
+    def _finish(self, row: dict) -> bool:
+        """Record a finished epoch: schedules, best epoch, early stopping. Returns should_stop."""
+        self.rows.append(row)
+        if row["epoch"] == 0:
+            return False
+        for r in self.runners:
+            r.schedule.observe(row["val_loss"] if self.val is not None else row["train_loss"])
+        value = row.get(self.monitor)
+        if self.stopper is not None:
+            improved, stop = self.stopper.update(row["epoch"], row)
         else:
-            improved, stop = value is not None and sign * value < best_value, False
+            improved, stop = value is not None and self.sign * value < self.best_value, False
         if improved:
-            best_epoch, best_row, best_value = epoch, row, sign * value
-            if stopper is not None and tc.early_stopping.restore_best:
-                best_state = [m.net.state() for m in members]
-        if stop:
-            status, reason = "early_stopped", stopper.reason
-            break
+            self.best_epoch, self.best_row, self.best_value = row["epoch"], row, self.sign * value
+            if self.restore_best:
+                self.best_params = [m.net.state() for m in self.members]
+        return stop
 
-    if best_state is not None:
-        for m, state in zip(members, best_state):
-            m.net.load_state(state)
-    return FitResult(status, epoch, best_epoch, best_row, rows, reason)
+    # ----------------------------------------------------------------------- checkpoints
+
+    def state(self) -> dict:
+        """Everything needed to continue: arrays by name, plus JSON-able bookkeeping."""
+        arrays: dict[str, np.ndarray] = {}
+        for i, (m, r) in enumerate(zip(self.members, self.runners), start=1):
+            arrays.update({f"m{i}.param.{k}": v for k, v in m.net.params.items()})
+            arrays.update({f"m{i}.opt.{k}": v for k, v in r.optimizer.state_dict().items()})
+            arrays.update({f"m{i}.sched.{k}": v for k, v in r.schedule.state_dict().items()})
+            if self.best_params is not None:
+                arrays.update({f"m{i}.best.{k}": v for k, v in self.best_params[i - 1].items()})
+        info = {
+            "rows": self.rows,
+            "best_epoch": self.best_epoch,
+            "best_value": self.best_value,
+            "best_row": self.best_row,
+            "stopper": self.stopper.state_dict() if self.stopper else None,
+            "rng": [m.rng.bit_generator.state for m in self.members],
+        }
+        return {"arrays": arrays, "info": info}
+
+    def restore(self, state: dict) -> None:
+        arrays, info = state["arrays"], state["info"]
+
+        def part(i: int, kind: str) -> dict:
+            prefix = f"m{i}.{kind}."
+            return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+
+        for i, (m, r) in enumerate(zip(self.members, self.runners), start=1):
+            m.net.load_state(part(i, "param"))
+            r.optimizer.load_state_dict(part(i, "opt"))
+            r.schedule.load_state_dict(part(i, "sched"))
+            m.rng.bit_generator.state = info["rng"][i - 1]
+        if any(k.startswith("m1.best.") for k in arrays):
+            self.best_params = [part(i, "best") for i in range(1, len(self.members) + 1)]
+        self.rows = info["rows"]
+        self.best_epoch, self.best_value, self.best_row = info["best_epoch"], info["best_value"], info["best_row"]
+        if self.stopper is not None:
+            self.stopper.load_state_dict(info["stopper"])
 
 
 class _EpochRunner:
@@ -159,7 +221,7 @@ class _EpochRunner:
         self.optimizer = build_optimizer(cfg.optimizer)
         self.schedule = build_schedule(cfg.schedule, cfg.optimizer.lr, cfg.training.epochs)
 
-    def run(self, epoch: int, reporter: Reporter) -> dict:
+    def run(self, epoch: int, reporter: Reporter, interrupted=lambda: False) -> dict:
         tc, net, (x, y) = self.cfg.training, self.member.net, self.member.train
         n, bs = len(x), self.batch_size
         self.optimizer.lr = lr = self.schedule.lr(epoch)
@@ -183,6 +245,8 @@ class _EpochRunner:
             self.optimizer.step(net.params, net.grads)
             net.apply_constraints()
             reporter.batch()
+            if interrupted():
+                raise KeyboardInterrupt
         seconds = time.perf_counter() - start
         if not all(np.isfinite(p).all() for p in net.params.values()):
             raise DivergedError(_diverged_message(epoch, self.n_batches, lr, "the parameters"))
