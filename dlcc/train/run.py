@@ -65,6 +65,7 @@ def build_members(cfg, train_xy) -> list[Member]:
     spawns one child stream per member from it. With bagging, each member trains on its own
     bootstrap sample of the training split.
     """
+    _check_size(cfg, train_xy[0].shape[1])
     stream = np.random.SeedSequence(cfg.seed).spawn(2)[1]
     members = []
     for rng in member_rngs(stream, cfg.ensemble.members):
@@ -72,6 +73,22 @@ def build_members(cfg, train_xy) -> list[Member]:
         train_m = bootstrap(*train_xy, rng) if cfg.ensemble.bagging else train_xy
         members.append(Member(net, train_m, rng))
     return members
+
+
+# A limit on what a config may ask for: a typo like `units: 100000` in four layers should be a
+# clear error, not an out-of-memory crash. 50M parameters is 200 MB per copy in float32.
+MAX_PARAMETERS = 50_000_000
+
+
+def _check_size(cfg, n_inputs: int) -> None:
+    sizes = [n_inputs] + [layer.units for layer in cfg.model.layers]
+    count = sum(n_in * n_out + n_out for n_in, n_out in zip(sizes, sizes[1:]))
+    if count * cfg.ensemble.members > MAX_PARAMETERS:
+        raise ConfigError(
+            f"model.layers: the network would have {count:,} parameters"
+            + (f" per member ({cfg.ensemble.members} members)" if cfg.ensemble.members > 1 else "")
+            + f"; dlcc allows at most {MAX_PARAMETERS:,} in all. Use fewer or smaller layers."
+        )
 
 
 def train(cfg, runs_dir: Path, reporter: Reporter | None = None) -> tuple[Path, dict]:

@@ -1,0 +1,5 @@
+"""`python -m dlcc` is the same as the `dlcc` command."""
+
+from dlcc.cli import main
+
+main()
