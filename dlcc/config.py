@@ -504,10 +504,10 @@ def format_errors(exc: ValidationError, source: str) -> str:
     """One line per problem: `source: key.path: what is wrong (got VALUE)`."""
     lines = []
     for err in exc.errors(include_url=False):
-        loc = [str(p) for p in err["loc"] if not _is_internal_loc(p)]
+        loc = _user_path(err["loc"])
         path = ".".join(loc) or "(top level)"
         msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
+        if err["type"] == "extra_forbidden" and loc:
             hint = difflib.get_close_matches(loc[-1], sorted(_all_field_names()), n=1)
             msg = "unknown key" + (f"; did you mean '{hint[0]}'?" if hint else "")
         elif err["type"] not in ("missing",) and "input" in err and not isinstance(err["input"], (dict, list)):
@@ -517,7 +517,22 @@ def format_errors(exc: ValidationError, source: str) -> str:
     return "\n".join(dict.fromkeys(lines))
 
 
-def _is_internal_loc(part: Any) -> bool:
-    text = str(part)
-    return text in _UNION_TAGS or text.startswith(("function-", "literal[", "constrained-", "int", "float")) and text not in ("int",)
+def _user_path(loc: tuple) -> list[str]:
+    """The key path a user wrote, without pydantic's union-branch labels.
 
+    Pydantic adds a label for the branch it tried: the tag of a discriminated union
+    (`optimizer.sgd.lr`), or a type name for a plain union (`batch_size.int`,
+    `batch_size.literal['full']`, `init.InitSpec`). Field names are never such labels.
+    """
+    path: list[str] = []
+    for part in loc:
+        text = str(part)
+        if path and path[-1] in ("optimizer", "schedule") and text in _UNION_TAGS:
+            continue
+        if text[:1].isupper() or text.startswith(_TYPE_LABELS) or text in ("int", "float", "str", "bool"):
+            continue
+        path.append(text)
+    return path
+
+
+_TYPE_LABELS = ("function-", "literal[", "constrained-", "list[", "dict[", "union[", "nullable[")

@@ -24,7 +24,7 @@ import numpy as np
 from dlcc.errors import DivergedError
 from dlcc.optim import build_optimizer, build_schedule, clip_grad_norm
 from dlcc.train.callbacks import EarlyStopping
-from dlcc.train.diagnostics import gradient_norms
+from dlcc.train import diagnostics
 from dlcc.train.ensemble import Ensemble
 from dlcc.train.metrics import accuracy, evaluate
 
@@ -58,14 +58,14 @@ class Member:
     rng: np.random.Generator
 
 
-def columns(n_layers: int, diagnostics: bool, members: int = 1) -> list[str]:
+def columns(n_layers: int, with_diagnostics: bool, members: int = 1) -> list[str]:
     """metrics.csv header: SPEC's columns, per-member columns for ensembles, then diagnostics."""
     cols = list(COLUMNS)
     if members > 1:
         for m in range(1, members + 1):
             cols += [f"m{m}_train_loss", f"m{m}_val_loss", f"m{m}_val_accuracy"]
-    if diagnostics:
-        cols += [f"grad_norm_{i}" for i in range(1, n_layers + 1)]
+    if with_diagnostics:
+        cols += diagnostics.columns(n_layers)
     return cols
 
 
@@ -91,6 +91,7 @@ class Fit:
         if cfg.diagnostics.gradient_norms:
             x, y = members[0].train
             self.probe = (x[: cfg.diagnostics.probe_size], y[: cfg.diagnostics.probe_size])
+        self.start_weights: list[np.ndarray] | None = None
         self.columns = columns(len(members[0].net.layers), self.probe is not None, len(members))
 
     @property
@@ -115,6 +116,8 @@ class Fit:
         reporter.start(epochs - self.epoch, sum(r.n_batches for r in self.runners))
         stop = False
         for epoch in range(self.epoch + 1, epochs + 1):
+            if self.probe is not None:  # for update_ratio_l: how far this epoch moves each W
+                self.start_weights = [layer.W.copy() for layer in self.members[0].net.layers]
             results = [r.run(epoch, reporter, interrupted) for r in self.runners]
             row = {
                 "epoch": epoch,
@@ -146,8 +149,7 @@ class Fit:
                 metrics = _val_metrics(m.net, self.val, self.classification)
                 row[f"m{i}_val_loss"], row[f"m{i}_val_accuracy"] = metrics["val_loss"], metrics["val_accuracy"]
         if self.probe is not None:
-            for i, g in enumerate(gradient_norms(self.members[0].net, *self.probe), start=1):
-                row[f"grad_norm_{i}"] = g
+            row.update(diagnostics.probe(self.members[0].net, *self.probe, self.start_weights))
         return {c: row.get(c) for c in self.columns}
 
     def _finish(self, row: dict) -> bool:
