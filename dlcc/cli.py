@@ -127,6 +127,8 @@ def train(
                 from dlcc.report.tables import print_summary
 
                 print_summary(run_dir, summary)
+            for warning in summary.get("warnings", []):
+                _err(f"warning: {warning}")
     except DlccError as exc:
         run_dir = getattr(exc, "run_dir", None)
         if run_dir is not None:

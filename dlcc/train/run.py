@@ -26,7 +26,7 @@ from dlcc.nn import Network
 from dlcc.runs import store
 from dlcc.train.metrics import evaluate
 from dlcc.train.ensemble import Ensemble, bootstrap, member_rngs
-from dlcc.train import checkpoint
+from dlcc.train import checkpoint, diagnostics
 from dlcc.train.trainer import Fit, Member, Reporter
 
 
@@ -198,6 +198,7 @@ def _run(run_dir: Path, fit: Fit, splits, arrays, summary: dict, digest: str, re
             summary["members"] = [{"test": evaluate(net, *arrays["test"], classification)} for net in nets]
     summary.update(
         status=result.status,
+        warnings=diagnostics.gradient_warnings(fit.rows, len(nets[0].layers)),
         epochs_completed=result.epochs_completed,
         best_epoch=result.best_epoch,
         best=result.best,
