@@ -216,8 +216,10 @@ class PlotKind(str, Enum):
     boundary = "boundary"
 
 
-RunDirArg = Annotated[Path, typer.Argument(help="A run folder made by `dlcc train`.", show_default=False)]
-RunDirsArg = Annotated[list[Path], typer.Argument(help="Run folders made by `dlcc train`.", show_default=False)]
+RunDirArg = Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A run folder made by `dlcc train`.",
+                                           show_default=False)]
+RunDirsArg = Annotated[list[Path], typer.Argument(metavar="RUN_DIR", help="Run folders made by `dlcc train`.",
+                                                  show_default=False)]
 
 
 def _read_runs(paths: list[Path]) -> list:
@@ -237,11 +239,11 @@ def eval_(
     split: Annotated[EvalSplit, typer.Option("--split", help="Which split to evaluate.")] = EvalSplit.test,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as one JSON document.")] = False,
 ) -> None:
-    """Evaluate a trained run on a split: loss, accuracy, confusion matrix and per-class
-    precision/recall (classification) or MSE/MAE (regression). Writes RUN_DIR/eval.json.
+    """Evaluate a trained run on one split: loss and accuracy, confusion matrix, precision/recall.
 
-    The network and data are rebuilt from config.yaml and model.npz exactly as training saw them,
-    so the numbers match what training recorded in summary.json (test) or metrics.csv (val).
+    Regression runs show MSE and MAE instead. The result is also stored in RUN_DIR/eval.json.
+
+    The network and data are rebuilt exactly as training saw them, so the numbers match training's.
 
     [b]Examples[/b]
 
@@ -277,11 +279,13 @@ def eval_(
 
 @app.command()
 def runs(
-    runs_dir: Annotated[Path, typer.Argument(help="The folder holding run folders.")] = Path("runs"),
+    runs_dir: Annotated[Path, typer.Argument(metavar="[RUNS_DIR]",
+                                             help="The folder holding run folders.")] = Path("runs"),
     json_out: Annotated[bool, typer.Option("--json", help="Print the list as one JSON document.")] = False,
 ) -> None:
-    """List the runs in a runs directory, newest first: dataset, status, epochs, best validation
-    metric, test accuracy and duration.
+    """List the run folders in RUNS_DIR, newest first, with their best and test results.
+
+    Damaged folders are listed as unreadable, with the reason on stderr.
 
     [b]Examples[/b]
 
@@ -312,15 +316,15 @@ def runs(
 def compare(
     run_dirs: RunDirsArg,
     metric: Annotated[Optional[str], typer.Option(
-        "--metric", "-m", help="The metric that decides the best run: val_accuracy (default for "
-                               "classification), val_loss, train_loss, test_accuracy, ... or any metrics.csv column.")] = None,
+        "--metric", "-m", help="The metric that decides the best run: val_accuracy (default for classification), "
+                               "val_loss (regression), test_accuracy, ... or any metrics.csv column.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the comparison as one JSON document.")] = False,
-    plot: Annotated[Optional[Path], typer.Option("--plot", metavar="FILE.png",
-                                                 help="Also draw the learning curves, overlaid, into this PNG.")] = None,
+    plot: Annotated[Optional[Path], typer.Option(
+        "--plot", metavar="FILE.png", help="Also draw the learning curves, overlaid, into this PNG.")] = None,
 ) -> None:
-    """Compare two or more runs: the config keys that differ, best and final value of each metric
-    (best run marked, with the difference to it), and learning curves aligned by epoch.
-    Runs that differ only in seed are grouped as mean ± std.
+    """Compare runs: config differences, best and final metrics, curves aligned by epoch.
+
+    The best run is marked, with every run's difference to it. Runs that differ only in seed are grouped.
 
     [b]Examples[/b]
 
@@ -357,11 +361,13 @@ def compare(
 @app.command()
 def plot(
     run_dirs: RunDirsArg,
-    kind: Annotated[PlotKind, typer.Option("--kind", "-k", help="curves: loss and accuracy by epoch; gradients: "
-                                           "per-layer gradient norms; boundary: decision regions (2-D data).")] = PlotKind.curves,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="FILE.png",
-                                                help="Where to write the PNG (default: RUN_DIR/KIND.png for one run, "
-                                                     "./KIND.png for several).")] = None,
+    kind: Annotated[PlotKind, typer.Option(
+        "--kind", "-k",
+        help="curves: loss and accuracy by epoch; gradients: per-layer gradient norms (log scale); "
+             "boundary: decision regions (2-D data) or the fitted curve (1-D regression).")] = PlotKind.curves,
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", "-o", metavar="FILE.png",
+        help="Where to write the PNG (default: RUN_DIR/KIND.png for one run, ./KIND.png for several).")] = None,
 ) -> None:
     """Draw runs into a PNG: learning curves, per-layer gradient norms, or the decision boundary.
 
@@ -435,14 +441,15 @@ data_app = typer.Typer(
 )
 app.add_typer(data_app, name="data")
 
-DatasetArg = Annotated[str, typer.Argument(help="The dataset: mnist or fashion-mnist.", show_default=False)]
+DatasetArg = Annotated[str, typer.Argument(metavar="NAME", help="The dataset: mnist or fashion-mnist.",
+                                           show_default=False)]
 
 
 @data_app.command("import")
 def data_import(
     name: DatasetArg,
-    paths: Annotated[list[Path], typer.Argument(help="A folder holding the four IDX files (.gz or not), or the four files.",
-                                                show_default=False)],
+    paths: Annotated[list[Path], typer.Argument(metavar="PATH", show_default=False,
+                                                help="A folder holding the four IDX files (.gz or not), or the four files.")],
 ) -> None:
     """Verify local copies of a dataset's four IDX files and install them into the cache.
 
@@ -501,6 +508,49 @@ def data_download(
         typer.echo(f"{name}: {len(sources)} file(s) downloaded, verified (SHA-256) and installed in {folder}")
     else:
         typer.echo(f"{name}: already in {folder}; all four files verified")
+
+
+@app.command()
+def gradcheck(
+    config: Annotated[Path, typer.Argument(help="The YAML config whose network and loss to check.", show_default=False)],
+    set_: SetOpt = None,
+    batch: Annotated[int, typer.Option("--batch", min=1, help="Training examples in the checked batch.")] = 8,
+    max_elements: Annotated[int, typer.Option("--max-elements", min=1,
+                                              help="Elements perturbed per parameter (a random sample above this).")] = 200,
+    tolerance: Annotated[Optional[float], typer.Option("--tolerance", help="Largest relative error that passes.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+) -> None:
+    """Compare backpropagation with finite differences for a config's network, loss and penalties.
+
+    Runs in float64 on a few training examples, with dropout masks held fixed. Prints the relative
+    error of every parameter; exits 1 if any is above the tolerance, naming it.
+
+    [b]Example[/b]
+
+      dlcc gradcheck configs/unstable/sigmoid-4.yaml
+    """
+    from dlcc import config as config_mod
+    from dlcc.nn import gradcheck as gc
+
+    tolerance = gc.DEFAULT_TOLERANCE if tolerance is None else tolerance
+    try:
+        cfg = config_mod.load(config, list(set_ or []))
+        results = gc.run(cfg, batch, max_elements)
+    except DlccError as exc:
+        raise _fail(exc) from None
+    failed = [r.name for r in results if not r.rel_error <= tolerance]
+    if json_out:
+        typer.echo(json.dumps({"config": str(config), "tolerance": tolerance, "passed": not failed,
+                               "parameters": [{"name": r.name, "shape": list(r.shape), "checked": r.checked,
+                                               "rel_error": r.rel_error} for r in results]}, indent=2))
+    else:
+        from dlcc.report.gradcheck import print_gradcheck
+
+        print_gradcheck(str(config), results, tolerance)
+    if failed:
+        _err(f"gradient check failed for {', '.join(failed)}: backprop disagrees with finite differences "
+             f"(relative error above {tolerance:g})")
+        raise typer.Exit(1)
 
 
 def main() -> None:
