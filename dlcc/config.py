@@ -44,7 +44,7 @@ LOSSES = ("quadratic", "mse", "l1", "cross_entropy", "binary_cross_entropy")
 class Frozen(BaseModel):
     """Base for every config section: immutable, and unknown keys are errors."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 def _name_shorthand(value: Any) -> Any:
@@ -321,6 +321,31 @@ class Config(Frozen):
 
 # --------------------------------------------------------------------------- loading
 
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader (no Python tags, ever), reading `1e-3` as a number.
+
+    PyYAML follows YAML 1.1, where a float needs a dot (`1.0e-3`) and `1e-3` is a *string*; that
+    surprises everyone who writes a learning rate, so we use YAML 1.2's float rule instead.
+    """
+
+
+_Loader.yaml_implicit_resolvers = {k: list(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+                    |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+                    |[-+]?\.(?:inf|Inf|INF)
+                    |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."),
+)
+
+
+def yaml_load(text: str):
+    """Parse YAML safely (see _Loader)."""
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader derives from SafeLoader
+
+
 def _read_yaml(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
@@ -332,7 +357,7 @@ def _read_yaml(path: Path) -> Any:
         raise ConfigError(f"{path}: cannot read config: {exc}") from None
     try:
         # safe_load only: a config may come from anywhere, and !!python tags must never run code.
-        return yaml.safe_load(text)
+        return yaml_load(text)
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" (line {where.line + 1}, column {where.column + 1})" if where else ""
@@ -393,7 +418,7 @@ def apply_overrides(raw: dict, resolved: Config, overrides, source: str) -> dict
         if not sep or not key:
             raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set optimizer.lr=0.05")
         try:
-            value = yaml.safe_load(text)
+            value = yaml_load(text)
         except yaml.YAMLError:
             raise ConfigError(f"--set {key}: cannot parse value {text!r} as a YAML scalar") from None
         parts = key.split(".")

@@ -23,6 +23,14 @@ def mnist_dir() -> Path | None:
 needs_mnist = pytest.mark.skipif(mnist_dir() is None, reason="MNIST files not found (set DLCC_DATA_DIR)")
 
 
+@pytest.fixture(autouse=True)
+def no_internet(monkeypatch):
+    """Tests never download: a missing dataset is an error at once (download tests undo this
+    and point DLCC_MIRROR at a server on 127.0.0.1)."""
+    monkeypatch.setenv("DLCC_OFFLINE", "1")
+    monkeypatch.delenv("DLCC_MIRROR", raising=False)
+
+
 TINY = {
     "name": "tiny",
     "seed": 0,

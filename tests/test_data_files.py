@@ -17,6 +17,7 @@ def load_file(dataset, options, validation=0, test=0, normalize="none", seed=0):
         validation=validation,
         test=test,
         subset=None,
+        stratify=False,
         normalize=normalize,
     )
     return load(cfg, np.random.default_rng(seed))

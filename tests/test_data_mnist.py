@@ -137,6 +137,7 @@ def load_mnist(**overrides):
         "validation": 2,
         "test": 0.2,
         "subset": None,
+        "stratify": False,
         "normalize": "none",
     }
     return load(SimpleNamespace(**{**cfg, **overrides}), np.random.default_rng(0))

@@ -137,3 +137,60 @@ def test_targets_are_one_hot_in_the_feature_dtype():
     assert s.train.y.dtype == np.float32 and s.train.y.shape == (6, 4)
     np.testing.assert_array_equal(s.train.y.argmax(axis=1), data.t)
     np.testing.assert_array_equal(s.train.y.sum(axis=1), 1)
+
+
+# data.stratify: the subset keeps each class's share of the training split.
+
+def labelled(labels: list[int], classes: int) -> Loaded:
+    """Examples in the given label order (not shuffled); the first feature is the index."""
+    n = len(labels)
+    x = np.c_[np.arange(n, dtype=np.float64), np.zeros(n)]
+    return Loaded(x=x, t=np.array(labels), task="classification", classes=classes, shuffle=False)
+
+
+def test_stratified_subset_by_largest_remainder():
+    # 10 examples: class 0 x5, class 1 x3, class 2 x2. Subset 4: quotas 2.0, 1.2, 0.8 ->
+    # floors 2, 1, 0 (3 of 4), the largest remainder (class 2, 0.8) gets the last one.
+    labels = [0, 1, 0, 2, 0, 1, 0, 2, 1, 0]
+    s = split_and_normalize(labelled(labels, 3), 0, 0, 4, "none", np.random.default_rng(0),
+                            stratify=True)
+    assert ids(s.train) == [0, 1, 2, 3]  # the first two 0s, the first 1, the first 2, in order
+
+    labels = [0] * 8 + [1] * 2  # first-N would keep only class 0
+    s = split_and_normalize(labelled(labels, 2), 0, 0, 5, "none", np.random.default_rng(0),
+                            stratify=True)
+    assert ids(s.train) == [0, 1, 2, 3, 8]  # quotas 4.0 and 1.0
+    assert s.train.y.sum(axis=0).tolist() == [4, 1]
+
+
+def test_stratified_subset_ties_go_to_the_lower_class_and_absent_classes_get_none():
+    labels = [2, 0, 2, 0, 2, 0]  # class 1 absent; quotas for 3 of 6: 1.5, 0, 1.5
+    s = split_and_normalize(labelled(labels, 3), 0, 0, 3, "none", np.random.default_rng(0),
+                            stratify=True)
+    assert s.train.y.sum(axis=0).tolist() == [2, 0, 1]
+    assert ids(s.train) == [0, 1, 3]
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.integers(0, 4), min_size=2, max_size=60), st.data())
+def test_stratified_subset_properties(labels, draw):
+    n = draw.draw(st.integers(1, len(labels)))
+    s = split_and_normalize(labelled(labels, 5), 0, 0, n, "none", np.random.default_rng(0),
+                            stratify=True)
+    kept = ids(s.train)
+    assert len(kept) == n and kept == sorted(kept)
+    counts = np.bincount(labels, minlength=5)
+    got = s.train.y.sum(axis=0)
+    assert np.all(np.abs(got - n * counts / len(labels)) < 1)  # each within 1 of its quota
+    for k in range(5):  # the first examples of each class
+        members = [i for i, label in enumerate(labels) if label == k]
+        assert [i for i in kept if labels[i] == k] == members[: int(got[k])]
+
+
+def test_stratify_after_the_shuffle_is_deterministic_and_needs_labels():
+    a = split_and_normalize(numbered(300), 0.1, 0.2, 40, "none", np.random.default_rng(5), stratify=True)
+    b = split_and_normalize(numbered(300), 0.1, 0.2, 40, "none", np.random.default_rng(5), stratify=True)
+    assert ids(a.train) == ids(b.train) and len(ids(a.train)) == 40
+    regression = Loaded(x=np.zeros((10, 1)), t=np.zeros((10, 1)), task="regression", classes=None)
+    with pytest.raises(DataError, match="data.stratify"):
+        split_and_normalize(regression, 0, 0, 5, "none", np.random.default_rng(0), stratify=True)

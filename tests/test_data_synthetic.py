@@ -19,6 +19,7 @@ def data_cfg(dataset, options=None, validation=0.1, test=0.2, subset=None, norma
         validation=validation,
         test=test,
         subset=subset,
+        stratify=False,
         normalize=normalize,
     )
 

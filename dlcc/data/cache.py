@@ -17,6 +17,8 @@ from typing import BinaryIO
 
 import numpy as np
 
+from dlcc.errors import DataError
+
 SIDECAR = "npy-cache.json"
 
 
@@ -42,6 +44,27 @@ def write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)
         raise
+
+
+def make_folder(folder: Path) -> list[Path]:
+    """Create folder (and parents); return the ones created, deepest first."""
+    created = [path for path in (folder, *folder.parents) if not path.exists()]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DataError(
+            f"cannot create {folder} ({error}); set DLCC_DATA_DIR to a writable folder"
+        ) from None
+    return created
+
+
+def remove_empty(created: list[Path]) -> None:
+    """Remove the folders make_folder created, if they are still empty (deepest first)."""
+    for path in created:
+        try:
+            path.rmdir()
+        except OSError:
+            return
 
 
 def writable(folder: Path) -> bool:

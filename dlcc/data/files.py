@@ -3,6 +3,7 @@
 csv: one example per row; the `target` column (name or index) holds the labels or values, every
 other column must be a number. npz: arrays x (n, ...) and y (n,) or (n, k), optionally x_test and
 y_test (then they are the test split and `data.test` is not used); loaded with allow_pickle=False.
+A relative `path` is read from the current folder (where dlcc runs), not from the config's folder.
 
 With task auto, the target is a classification label when it is integer-valued with 2 to
 MAX_AUTO_CLASSES distinct values (or non-numeric, or one-hot rows), else a regression value.
@@ -42,7 +43,7 @@ class NpzOptions(Options):
 
 def csv_table(o: CsvOptions, rng: np.random.Generator) -> Loaded:
     """Features = every column but the target, as float64; targets from the target column."""
-    path = Path(o.path).expanduser()
+    path = user_file(o.path)
     try:
         with path.open(newline="") as handle:
             rows = [row for row in csv.reader(handle, delimiter=o.delimiter) if row]
@@ -74,6 +75,16 @@ def csv_table(o: CsvOptions, rng: np.random.Generator) -> Loaded:
     where = f"{path}, target column {names[target]!r}"
     t, task, classes = labels_or_targets([target_cells], o.task, where)
     return Loaded(x=x, t=t[0], task=task, classes=classes)
+
+
+def user_file(option: str) -> Path:
+    """The file data.options.path names; a relative path is read from the current directory."""
+    path = Path(option).expanduser()
+    if not path.is_file():
+        what = "is a folder, not a file" if path.is_dir() else "no such file"
+        cwd = "" if path.is_absolute() else f" (relative to the current folder, {Path.cwd()})"
+        raise DataError(f"data.options.path: {path}: {what}{cwd}")
+    return path
 
 
 def target_index(target: str | int, names: list[str], header: bool, path: Path) -> int:
@@ -120,7 +131,7 @@ def is_number(cell: str) -> bool:
 
 def npz_archive(o: NpzOptions, rng: np.random.Generator) -> Loaded:
     """x reshaped to (n, d) float64; optional x_test / y_test become the official test split."""
-    path = Path(o.path).expanduser()
+    path = user_file(o.path)
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}

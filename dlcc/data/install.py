@@ -1,48 +1,91 @@
-"""`dlcc data import NAME PATH`: verify local copies of a dataset's files, copy them in."""
+"""`dlcc data import NAME PATH`: verify local copies of a dataset's files, copy them in.
+
+Every file is read once and verified (SHA-256, mnist.verify_bytes) before anything is written, so
+a truncated or wrong file stops the import with the cache untouched; each verified file is then
+written atomically (cache.write_atomic). A verified file has exactly the published bytes, so it
+can only replace a file that was missing, corrupt, or identical.
+"""
 
 from pathlib import Path
 
-from dlcc.data.cache import cache_dir, write_atomic
-from dlcc.data.mnist import FILES, find_all, read_verified
+from dlcc.data.cache import cache_dir, make_folder, remove_empty, write_atomic
+from dlcc.data.mnist import FILES, Published, find_all, verify_bytes
 from dlcc.errors import DataError
 
 
-def install(dataset: str, source: Path) -> list[Path]:
-    """Verify the four IDX files in folder `source` (or source/<dataset>/), copy them to the cache.
+def install(dataset: str, source: Path | list[Path]) -> list[Path]:
+    """Verify the four IDX files, copy them to cache_dir()/<dataset>/; return the installed paths.
 
+    source: a folder holding them (or a datasets folder holding <dataset>/), or the four files.
     Files keep their names (.gz or not). A file already in the cache under the other name is
-    removed, so the verified copy is the one that gets loaded. Returns the installed paths.
+    removed, so the verified copy is the one that gets loaded.
     """
     if dataset not in FILES:
         raise DataError(f"cannot import {dataset!r}; importable: {', '.join(FILES)}")
     published = FILES[dataset]
-    if not source.is_dir():
-        raise DataError(f"{source}: not a folder; give the folder that holds the four IDX files")
-    paths = find_all(source, published)
-    if None in paths.values() and (source / dataset).is_dir():
-        source = source / dataset  # a datasets folder laid out like the cache
-        paths = find_all(source, published)
-    missing = [name for name, path in paths.items() if path is None]
-    if missing:
-        raise DataError(f"{source}: missing {', '.join(f'{name}[.gz]' for name in missing)}")
-    for path in paths.values():
-        read_verified(path, published)
+    paths = locate(dataset, source, published)
+    contents = {}  # the very bytes that were verified are the ones written
+    hint = "the file is corrupt or not the published one; nothing was imported."
+    for name, path in paths.items():
+        try:
+            contents[name] = path.read_bytes()
+        except OSError as error:
+            raise DataError(f"{path}: cannot read it ({error})") from None
+        verify_bytes(contents[name], path.name, str(path), published, hint)
 
     folder = cache_dir() / dataset
-    installed = []
+    created = make_folder(folder)
+    targets = {name: folder / path.name for name, path in paths.items()}
+    new = [target for target in targets.values() if not target.exists()]
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, path in paths.items():
-            target = folder / path.name
-            if target.resolve() != path.resolve():
-                data = path.read_bytes()
-                write_atomic(target, lambda f, data=data: f.write(data))
-            other = name if target.suffix == ".gz" else f"{name}.gz"
-            (folder / other).unlink(missing_ok=True)
-            installed.append(target)
+        for name, target in targets.items():
+            if target.resolve() != paths[name].resolve():
+                write_atomic(target, lambda f, data=contents[name]: f.write(data))
     except OSError as error:
+        for target in new:  # leave no incomplete set behind
+            target.unlink(missing_ok=True)
+        remove_empty(created)
         raise DataError(
             f"cannot write {dataset} into {folder} ({error}); "
             f"set DLCC_DATA_DIR to a writable folder"
         ) from None
-    return installed
+    for name, target in targets.items():
+        other = name if target.suffix == ".gz" else f"{name}.gz"
+        (folder / other).unlink(missing_ok=True)
+    return list(targets.values())
+
+
+def locate(dataset: str, source: Path | list[Path], published: Published) -> dict[str, Path]:
+    """file name -> path of each of the four files, from a folder or a list of files."""
+    sources = [source] if isinstance(source, Path) else list(source)
+    if len(sources) == 1 and not sources[0].exists():
+        raise DataError(f"{sources[0]}: no such folder or file")
+    if len(sources) == 1 and sources[0].is_dir():
+        folder = sources[0]
+        paths = find_all(folder, published)
+        if None in paths.values() and (folder / dataset).is_dir():
+            folder = folder / dataset  # a datasets folder laid out like the cache
+            paths = find_all(folder, published)
+        missing = [name for name, path in paths.items() if path is None]
+        if missing:
+            raise DataError(f"{folder}: missing {', '.join(f'{name}[.gz]' for name in missing)}")
+        return paths
+
+    expected = ", ".join(f"{name}[.gz]" for name in published.sha256)
+    paths = {}
+    for path in sources:
+        name = path.name.removesuffix(".gz")
+        if name not in published.sha256:
+            raise DataError(f"{path}: not one of the {dataset} files ({expected})")
+        if not path.is_file():
+            raise DataError(f"{path}: no such file")
+        if name in paths:
+            raise DataError(f"{path}: {name} is given twice ({paths[name]})")
+        paths[name] = path
+    missing = [name for name in published.sha256 if name not in paths]
+    if missing:
+        raise DataError(
+            f"give a folder, or all four {dataset} files; missing "
+            f"{', '.join(f'{name}[.gz]' for name in missing)}"
+        )
+    return paths

@@ -4,6 +4,8 @@ Each dataset lives in cache_dir()/<name>/ as train-images-idx3-ubyte, train-labe
 t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, each gzip-compressed (.gz) or not.
 Every file is checked against a pinned SHA-256 before its contents are used. After the first
 verified load the arrays are kept as .npy files next to the sources (see cache.py).
+Files missing when training needs them are downloaded from MIRRORS (see download.py), unless
+$DLCC_OFFLINE is set; `dlcc data import` installs local copies (install.py).
 
 Images become rows of 784 pixels scaled to [0, 1] (float32): x = pixel / 255.
 """
@@ -59,6 +61,20 @@ FILES = {
     "fashion-mnist": Published(FASHION_MNIST_GZ_SHA256, digest_of="gz"),
 }
 
+# Where `dlcc data download` looks, in order: each URL is a folder holding <file>.gz.
+# Every mirror serves the same published bytes; whatever comes back is verified all the same.
+MIRRORS = {
+    "mnist": (
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",  # PyTorch's copy
+        "https://storage.googleapis.com/cvdf-datasets/mnist/",  # TensorFlow's copy
+        "http://yann.lecun.com/exdb/mnist/",  # the original; often refuses downloads nowadays
+    ),
+    "fashion-mnist": ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
+}
+
+IMAGE_SHAPE = (28, 28)  # both datasets: 28x28 grey images, 10 classes
+CLASSES = 10
+
 
 def mnist(options: NoOptions, rng: np.random.Generator) -> Loaded:
     """MNIST handwritten digits: 60,000 training and 10,000 test images, 10 classes."""
@@ -85,7 +101,7 @@ def load_images(dataset: str) -> Loaded:
         x_test=pixels(arrays["t10k-images-idx3-ubyte"]),
         t_test=arrays["t10k-labels-idx1-ubyte"].astype(np.intp),
         task="classification",
-        classes=10,
+        classes=CLASSES,
         shuffle=False,
     )
 
@@ -97,7 +113,9 @@ def read_arrays(dataset: str) -> dict[str, np.ndarray]:
     paths = find_all(folder, published)
     missing = [name for name, path in paths.items() if path is None]
     if missing:
-        raise DataError(missing_message(dataset, folder, missing))
+        from dlcc.data.download import fetch_missing  # late import: download imports this module
+
+        paths = fetch_missing(dataset, missing)
     sources = {name: (paths[name], digest) for name, digest in published.sha256.items()}
     arrays = read_cache(folder, sources)
     if arrays is None:
@@ -122,15 +140,30 @@ def read_verified(path: Path, published: Published) -> np.ndarray:
     """The array in IDX file `path`, once its SHA-256 matches the published one."""
     try:
         raw = path.read_bytes()
-        data = gzip.decompress(raw) if path.suffix == ".gz" else raw
-    except (OSError, EOFError, zlib.error) as error:
-        raise DataError(f"{path}: cannot read or decompress it ({error})") from None
-    array = parse_idx(data, str(path))
-    name = path.name.removesuffix(".gz")
+    except OSError as error:
+        raise DataError(f"{path}: cannot read it ({error})") from None
+    hint = "the file is corrupt or not the published one. Delete it and import it again."
+    return verify_bytes(raw, path.name, str(path), published, hint)
+
+
+def verify_bytes(raw: bytes, filename: str, where: str, published: Published, hint: str):
+    """The array in the bytes of file `filename` (name.gz: gzip-compressed), once verified.
+
+    Checks, in order: it decompresses, it is a complete IDX file, and the SHA-256 of the bytes the
+    digest is of (published.digest_of) matches. Errors start with `where` (a path or a URL);
+    `hint` ends a digest mismatch message.
+    """
+    gz = filename.endswith(".gz")
+    name = filename.removesuffix(".gz")
+    try:
+        data = gzip.decompress(raw) if gz else raw
+    except (EOFError, zlib.error, gzip.BadGzipFile) as error:
+        raise DataError(f"{where}: cannot decompress it ({error})") from None
+    array = parse_idx(data, where)
     if published.digest_of == "gz":
-        if path.suffix != ".gz":
+        if not gz:
             raise DataError(
-                f"{path}: only a SHA-256 of the published {name}.gz is known, so this "
+                f"{where}: only a SHA-256 of the published {name}.gz is known, so this "
                 f"uncompressed file cannot be verified; use the original {name}.gz instead"
             )
         what, actual = "the .gz file", hashlib.sha256(raw).hexdigest()
@@ -138,10 +171,7 @@ def read_verified(path: Path, published: Published) -> np.ndarray:
         what, actual = "the decompressed bytes", hashlib.sha256(data).hexdigest()
     expected = published.sha256[name]
     if actual != expected:
-        raise DataError(
-            f"{path}: SHA-256 of {what} is {actual}, expected {expected};\n"
-            f"the file is corrupt or not the published one. Delete it and import it again."
-        )
+        raise DataError(f"{where}: SHA-256 of {what} is {actual}, expected {expected};\n{hint}")
     return array
 
 
@@ -156,12 +186,14 @@ def check_shapes(arrays: dict[str, np.ndarray], folder: Path) -> None:
             )
 
 
-def missing_message(dataset: str, folder: Path, missing: list[str]) -> str:
-    """Which files are missing and the commands that fix it."""
+def missing_message(dataset: str, folder: Path, missing: list[str], tried: str = "") -> str:
+    """Which files are missing, what was tried (`tried`: lines, optional), and the fixes."""
     files = ", ".join(f"{name}[.gz]" for name in missing)
     which = "original .gz files" if FILES[dataset].digest_of == "gz" else "IDX files"
     return (
         f"{dataset}: missing {files} in {folder}\n"
-        f"Fix: run `dlcc data import {dataset} PATH` (PATH: a folder with the four {which}),\n"
+        + (f"{tried}\n" if tried else "")
+        + f"Fix: run `dlcc data download {dataset}` (needs the internet),\n"
+        f"  or `dlcc data import {dataset} PATH` (PATH: a folder with the four {which}),\n"
         f"  or set DLCC_DATA_DIR to a folder whose {dataset}/ subfolder holds them."
     )

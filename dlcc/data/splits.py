@@ -5,7 +5,8 @@ The rules, in order (SPEC.md, "Config" data keys):
 2. test: the dataset's official test split if it has one, else the first `data.test` examples;
 3. validation: the LAST `data.validation` examples of what is left
    (on MNIST, `validation: 10000` is Nielsen's 50k/10k split);
-4. train: the rest; `data.subset` keeps its FIRST N examples;
+4. train: the rest; `data.subset` keeps its FIRST N examples, or with `data.stratify` the first
+   examples of each class, as many as keep the class's share of the train split (stratified_first);
 5. normalize with statistics of the final train split only.
 
 A size is a fraction f in [0, 1) of the examples it is carved from (round(f * n), at least 1 when
@@ -69,6 +70,7 @@ def split_and_normalize(
     subset: int | None,
     normalize: str,
     rng: np.random.Generator,
+    stratify: bool = False,
 ) -> Splits:
     """Apply the rules in the module docstring to `data` (sizes as in the config's data keys)."""
     x, t = data.x, data.t
@@ -93,7 +95,8 @@ def split_and_normalize(
                 f"data.subset = {subset}, but only {len(x)} training examples remain after "
                 f"validation and test are held out; allowed: 1..{len(x)} or null"
             )
-        x, t = x[:subset], t[:subset]
+        keep = stratified_first(t, subset, data.classes) if stratify else slice(subset)
+        x, t = x[keep], t[keep]
 
     shift, scale = normalization(x, normalize)
 
@@ -114,6 +117,30 @@ def split_and_normalize(
         norm_shift=shift,
         norm_scale=scale,
     )
+
+
+def stratified_first(labels: np.ndarray, n: int, classes: int | None) -> np.ndarray:
+    """Indices (in order) of n examples: the first n_k of each class k, where n_k is class k's
+    share of n by the largest-remainder method:
+
+        q_k = n * count_k / total;   n_k = floor(q_k), plus 1 for the n - sum(floor(q)) classes
+        with the largest fractional parts (ties: the lower class index).
+    Integer arithmetic, so the choice is exact and deterministic.
+    """
+    if classes is None:
+        raise DataError(
+            "data.stratify = true needs class labels, but this dataset has regression targets; "
+            "set data.stratify: false"
+        )
+    counts = np.bincount(labels, minlength=classes)
+    share, remainder = np.divmod(n * counts, counts.sum())
+    largest_first = np.argsort(-remainder, kind="stable")
+    share[largest_first[: n - share.sum()]] += 1
+    rank = np.empty(len(labels), dtype=np.intp)  # position of each example within its class
+    for k in range(classes):
+        members = labels == k
+        rank[members] = np.arange(counts[k])
+    return np.flatnonzero(rank < share[labels])
 
 
 def split_size(size: float | int, n: int, key: str, what: str) -> int:

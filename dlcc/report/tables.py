@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -55,6 +56,10 @@ def fmt_seconds(seconds) -> str:
     return f"{minutes}m{secs:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
 
 
+# Header rule only, no boxes: reads well in a terminal and pasted into docs.
+COMPACT = {"box": box.SIMPLE_HEAD, "show_edge": False, "collapse_padding": True, "pad_edge": False,
+           "header_style": "bold"}
+
 STATUS_STYLE = {"completed": "green", "early_stopped": "green", "running": "yellow", "interrupted": "yellow",
                 "diverged": "red", "unreadable": "red"}
 
@@ -66,48 +71,63 @@ def print_runs(rows: list[dict], runs_dir: Path, console: Console | None = None)
         console.print(f"no run folders in {runs_dir}; make one with `dlcc train CONFIG.yaml --runs-dir {runs_dir}`",
                       highlight=False, markup=False)
         return
-    table = Table(header_style="bold", title=f"{len(rows)} run(s) in {escape(str(runs_dir))}")
-    for col in ("run", "dataset", "status", "epochs", "best val", "test", "time"):
-        table.add_column(col, justify="left" if col in ("run", "dataset", "status") else "right")
+    datasets = {r["dataset"] for r in rows if r["error"] is None}
+    one_dataset = len(datasets) == 1  # then the title names it and the column is left out
+    title = f"{len(rows)} run(s) in {escape(str(runs_dir))}" + (f" on {escape(str(*datasets))}" if one_dataset else "")
+    table = Table(**COMPACT, title=f"{title}, newest first")
+    table.add_column("run", no_wrap=True)
+    if not one_dataset:
+        table.add_column("dataset", no_wrap=True, min_width=max(len(str(d)) for d in datasets))
+    table.add_column("status", no_wrap=True, min_width=max(len(r["status"]) for r in rows))
+    for col in ("epochs", "best val", "test", "time"):
+        table.add_column(col, justify="right", no_wrap=True)
     for r in rows:
         style = STATUS_STYLE.get(r["status"], "")
         status = f"[{style}]{r['status']}[/]" if style else r["status"]
+        dataset = [] if one_dataset else [escape(str(r["dataset"] or "-"))]
         if r["error"] is not None:
-            table.add_row(escape(r["run"]), "-", status, "-", "-", "-", "-")
+            table.add_row(escape(r["run"]), *dataset, status, "-", "-", "-", "-")
             continue
         epochs = f"{r['epochs']}/{r['planned_epochs']}" if r["planned_epochs"] else str(r["epochs"])
         best = r["best_val"]
-        best_cell = "-" if best["value"] is None else \
-            f"{fmt_metric(best['metric'], best['value'])} ({best['metric'].removeprefix('val_')}, e{best['epoch']})"
+        best_cell = _metric_cell(best["metric"], best["value"])
         test = r["test"] or {}
-        if r["task"] == "classification":
-            test_cell = fmt_metric("accuracy", test.get("accuracy"))
-        else:
-            test_cell = "-" if test.get("loss") is None else f"{fmt_metric('loss', test['loss'])} (loss)"
-        table.add_row(escape(r["run"]), escape(str(r["dataset"])), status, epochs, best_cell, test_cell,
-                      fmt_seconds(r["seconds"]))
+        test_cell = _metric_cell("test_accuracy" if r["task"] == "classification" else "test_loss",
+                                 test.get("accuracy" if r["task"] == "classification" else "loss"))
+        table.add_row(escape(r["run"]), *dataset, status, epochs, best_cell, test_cell, fmt_seconds(r["seconds"]))
     console.print(table)
+    if any(r["task"] == "regression" for r in rows):
+        console.print("best val and test: accuracy (%) for classification, loss for regression", style="dim",
+                      highlight=False)
+
+
+def _metric_cell(metric: str, value) -> str:
+    """An accuracy as a percentage, a loss (regression runs) as a plain number."""
+    return fmt_metric(metric, value)
 
 
 def print_eval(result: dict, console: Console | None = None) -> None:
     """`dlcc eval`: loss and accuracy (or MSE/MAE), the confusion matrix and per-class precision/recall."""
     console = console or Console()
-    title = f"{escape(Path(result['run_dir']).name)}: {result['split']} split, {result['examples']} examples"
-    table = Table(header_style="bold", title=title)
+    console.print(f"[bold]{escape(result['run_dir'])}[/]: {result['split']} split, {result['examples']} examples",
+                  highlight=False)
+    rec = result.get("recorded")
+    table = Table(**COMPACT)
     table.add_column("metric")
     table.add_column("value", justify="right")
-    table.add_column("recorded in training", justify="right")
-    rec = result.get("recorded") or {}
-    table.add_row("loss", fmt_metric("loss", result["loss"]), fmt_metric("loss", rec.get("loss")))
-    if result["task"] == "classification":
-        table.add_row("accuracy", fmt_metric("accuracy", result["accuracy"]),
-                      fmt_metric("accuracy", rec.get("accuracy")))
-    else:
-        table.add_row("MSE", fmt_metric("mse", result["mse"]), "")
-        table.add_row("MAE", fmt_metric("mae", result["mae"]), "")
+    if rec:
+        table.add_column("training recorded", justify="right")
+    rows = [("loss", "loss")]
+    rows += [("accuracy", "accuracy")] if result["task"] == "classification" else [("MSE", "mse"), ("MAE", "mae")]
+    for label, key in rows:
+        cells = [fmt_metric(key, result[key])]
+        if rec:
+            cells.append(fmt_metric(key, rec.get(key)) if key in ("loss", "accuracy") else "")
+        table.add_row(label, *cells)
     console.print(table)
     if result.get("matches_recorded") is True:
-        console.print(f"matches what training recorded ({rec['source']})", style="green", highlight=False)
+        console.print(f"the same as training recorded ({rec['source']})", style="green", highlight=False)
+    console.print()
     if "confusion" in result:
         print_confusion(result["confusion"], result["per_class"], console)
 
@@ -118,7 +138,8 @@ MAX_CONFUSION_CLASSES = 20
 def print_confusion(confusion: list[list[int]], per_class: list[dict], console: Console) -> None:
     """Rows: true class; columns: predicted class; then precision, recall and support per class."""
     k = len(confusion)
-    table = Table(header_style="bold", title="confusion matrix (rows: true class, columns: predicted)")
+    console.print("confusion matrix (rows: true class, columns: predicted class)", style="bold", highlight=False)
+    table = Table(**COMPACT)
     table.add_column("true \\ pred", justify="right")
     show_matrix = k <= MAX_CONFUSION_CLASSES
     if show_matrix:

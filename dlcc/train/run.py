@@ -243,7 +243,7 @@ def _read_text(path: Path) -> str:
 
 def _yaml(path: Path, text: str):
     try:
-        return yaml.safe_load(text)
+        return config_mod.yaml_load(text)
     except yaml.YAMLError:
         raise RunError(f"{path}: not valid YAML (edited by hand?)") from None
 

@@ -1,0 +1,161 @@
+"""PNG figures with matplotlib (Agg backend, imported inside each function so `dlcc --help` stays fast).
+
+    curves     train (dashed) and validation (solid) loss and accuracy by epoch, one colour per run;
+               runs that differ only in seed: their mean as a thick line, +- one std shaded
+    gradients  per-layer gradient norms ||dC/db_l|| by epoch on a log scale, one panel per run
+    boundary   decision regions (2-D classification) or the fitted function (1-D regression)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dlcc.errors import DlccError
+from dlcc.runs.compare import aligned, curve, group_curve
+
+DPI = 90
+
+
+def _pyplot():
+    try:
+        import matplotlib
+    except ImportError:
+        raise DlccError("plots need matplotlib: pip install matplotlib (or pip install -e \".[plot]\")") from None
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, out: Path) -> Path:
+    out = Path(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        # PNG unless the name asks for another format matplotlib writes (.svg, .pdf, ...)
+        png = {"format": "png", "pil_kwargs": {"optimize": True}} if out.suffix.lower() in (".png", "") else {}
+        fig.savefig(out, dpi=DPI, **png)
+    except OSError as exc:
+        raise DlccError(f"{out}: cannot write the image: {exc.strerror or exc}") from None
+    except ValueError as exc:  # an extension matplotlib has no writer for
+        raise DlccError(f"{out}: {exc}") from None
+    finally:
+        _pyplot().close(fig)
+    return out
+
+
+def curves(runs, out: Path, groups=()) -> Path:
+    """Loss (log scale when positive) and, for classification, accuracy by epoch."""
+    plt = _pyplot()
+    has_acc = any(curve(run, m) for run in runs for m in ("train_accuracy", "val_accuracy"))
+    panels = [("loss", "train_loss", "val_loss")]
+    if has_acc:
+        panels.append(("accuracy", "train_accuracy", "val_accuracy"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    grouped = {i for g in groups for i in g.members}
+    # One colour per series: each run outside a seed group, then each group.
+    series = [(run.label if len(runs) == 1 else f"#{i + 1} {run.label}", (i,))
+              for i, run in enumerate(runs) if i not in grouped]
+    series += [(f"mean of {', '.join(f'#{i + 1}' for i in g.members)} ({runs[g.members[0]].label})", g.members)
+               for g in groups]
+    for ax, (title, *metrics) in zip(axes[0], panels):
+        for metric, style in zip(metrics, ("--", "-")):
+            epochs, values = aligned(runs, metric)
+            for k, (label, members) in enumerate(series):
+                color = colors[k % len(colors)]
+                label = label if metric == metrics[1] else None
+                if len(members) == 1:
+                    ax.plot(*_points(epochs, values[members[0]]), style, color=color, label=label, linewidth=1.4)
+                    continue
+                mean, std = group_curve([values[i] for i in members])
+                ax.plot(*_points(epochs, mean), style, color=color, linewidth=2.2, label=label)
+                _band(ax, epochs, mean, std, [values[i] for i in members], color)
+        if title == "loss" and _all_positive(ax):
+            ax.set_yscale("log")
+        ax.set_title(f"{title} (dashed: train, solid: validation)", fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def _band(ax, epochs, mean, std, member_values, color) -> None:
+    """Shade mean +- std; the lower edge never goes below the lowest run (a log axis stays readable)."""
+    band = []
+    for e, m, s, column in zip(epochs, mean, std, zip(*member_values)):
+        if m is not None and s is not None:
+            floor = min(v for v in column if v is not None)
+            band.append((e, max(m - s, floor), m + s))
+    if band:
+        e, lo, hi = zip(*band)
+        ax.fill_between(e, lo, hi, color=color, alpha=0.2, linewidth=0)
+
+
+def gradients(runs, out: Path) -> Path:
+    """grad_norm_1..L by epoch, log scale; early layers far below late ones = vanishing gradients."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(runs), figsize=(4.6 * len(runs), 3.6), squeeze=False, sharey=True)
+    for ax, run in zip(axes[0], runs):
+        layers = [c for c in run.columns if c.startswith("grad_norm_")]
+        for col in layers:
+            points = curve(run, col)
+            ax.plot(list(points), list(points.values()), label=f"layer {col.removeprefix('grad_norm_')}")
+        ax.set_yscale("log")
+        ax.set_title(run.label, fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+    axes[0][0].set_ylabel("||dC/db|| (gradient norm)")
+    fig.suptitle("gradient norm per layer (layers numbered from the input)", fontsize=11)
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def boundary(surfaces: list, labels: list[str], out: Path) -> Path:
+    """One panel per run: decision regions with the data, or the fitted curve over the data."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(surfaces), figsize=(4.2 * len(surfaces), 4), squeeze=False)
+    for ax, s, label in zip(axes[0], surfaces, labels):
+        if s.kind == "regions":
+            _regions(ax, s, plt)
+        else:
+            _function(ax, s)
+        ax.set_title(label, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def _regions(ax, s, plt) -> None:
+    cmap = plt.get_cmap("tab10")
+    levels = [k - 0.5 for k in range(s.classes + 1)]
+    colors = [cmap(k % 10) for k in range(s.classes)]
+    ax.contourf(*s.axes, s.values, levels=levels, colors=colors, alpha=0.25)
+    for split, marker in (("train", "o"), ("val", "s"), ("test", "^")):
+        if split in s.points:
+            x, labels = s.points[split]
+            ax.scatter(x[:, 0], x[:, 1], c=[colors[k] for k in labels], s=9, marker=marker,
+                       edgecolors="none", label=split)
+    ax.legend(fontsize=8, loc="upper right")
+
+
+def _function(ax, s) -> None:
+    for split, marker in (("train", "o"), ("val", "s"), ("test", "^")):
+        if split in s.points:
+            x, y = s.points[split]
+            ax.scatter(x[:, 0], y, s=9, marker=marker, alpha=0.6, label=split)
+    ax.plot(s.axes[0], s.values[:, 0], color="black", linewidth=2, label="network")
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.legend(fontsize=8)
+
+
+def _points(epochs, values):
+    pairs = [(e, v) for e, v in zip(epochs, values) if v is not None]
+    return ([e for e, _ in pairs], [v for _, v in pairs]) if pairs else ([], [])
+
+
+def _all_positive(ax) -> bool:
+    ys = [y for line in ax.get_lines() for y in line.get_ydata()]
+    return bool(ys) and min(ys) > 0

@@ -1,0 +1,298 @@
+"""Compare runs: which config keys differ, best and final value of each metric, aligned curves.
+
+    diff   = the dotted config paths (model.layers.0.units) whose values differ between runs;
+             `name` only labels a run, so it is left out (Comparison.names_differ says if it varies)
+    best   = max over epochs 1.. of an accuracy, min of anything else (losses, grad norms, lr)
+    final  = the value at the epoch whose weights the run kept: its last epoch, or the best one
+             when early stopping restored it (Run.model_epoch); runs are ranked by final, so a
+             run that peaked and then fell apart does not win on one lucky epoch
+    delta  = final - the best run's final (0 for the best run); an accuracy tie is broken by
+             the loss on the same split
+    groups = runs whose configs are equal apart from name and seed: one experiment repeated with
+             several seeds, summarized as mean +- sample std (n - 1 in the denominator)
+
+test_loss and test_accuracy come from summary.json (one value per finished run, no epochs).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from dlcc.errors import RunError
+from dlcc.runs.read import Run
+
+CURVE_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
+TEST_METRICS = ("test_loss", "test_accuracy")
+SHOWN = ("val_accuracy", "val_loss", "test_accuracy", "test_loss", "train_accuracy", "train_loss")
+LABEL_KEYS = ("name",)          # never a difference that matters
+REPEAT_KEYS = ("name", "seed")  # runs equal apart from these are repeats of one experiment
+
+
+def higher_is_better(metric: str) -> bool:
+    return "accuracy" in metric
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    """best (at best_epoch) and final (at final_epoch); for test_* metrics only final is set."""
+
+    best: float | None
+    best_epoch: int | None
+    final: float | None
+    final_epoch: int | None
+
+    @property
+    def value(self) -> float | None:
+        """The value runs are ranked by."""
+        return self.final
+
+
+@dataclass(frozen=True)
+class Stat:
+    mean: float
+    std: float
+    n: int
+
+
+@dataclass(frozen=True)
+class Group:
+    """Runs that differ only in seed (indices into Comparison.runs) and their mean +- std."""
+
+    members: tuple[int, ...]
+    seeds: tuple
+    stats: dict  # metric -> {"best": Stat | None, "final": Stat | None}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    runs: tuple[Run, ...]
+    metric: str                  # the metric that decides the best run
+    metrics: tuple[str, ...]     # every metric shown
+    results: dict                # metric -> [MetricResult per run]
+    best: dict                   # metric -> index of the best run, or None when no run has it
+    config_diff: dict            # dotted key -> [value per run]; None where a run lacks the key
+    names_differ: bool
+    groups: tuple[Group, ...]
+
+    def delta(self, metric: str, i: int) -> float | None:
+        best = self.best[metric]
+        mine = self.results[metric][i].value
+        if best is None or mine is None:
+            return None
+        return mine - self.results[metric][best].value
+
+
+def compare(runs: list[Run], metric: str | None = None) -> Comparison:
+    """Everything `dlcc compare` shows, as data. An unknown metric is a RunError listing the known."""
+    runs = tuple(runs)
+    available = available_metrics(runs)
+    metric = metric or default_metric(runs)
+    if metric not in available:
+        raise RunError(f"--metric {metric}: not recorded by these runs; available: {', '.join(available)}")
+    shown = [m for m in SHOWN if m in available]
+    metrics = tuple([metric] + [m for m in shown if m != metric])
+    results = {m: [metric_result(run, m) for run in runs] for m in metrics}
+    best = {m: _best_index(results, m) for m in metrics}
+    flats = [flatten(run.config) for run in runs]
+    return Comparison(
+        runs=runs,
+        metric=metric,
+        metrics=metrics,
+        results=results,
+        best=best,
+        config_diff=config_diff(flats),
+        names_differ=len({f.get("name") for f in flats}) > 1,
+        groups=tuple(_groups(runs, flats, results)),
+    )
+
+
+def best_group(c: Comparison, metric: str) -> int | None:
+    """Index into c.groups of the group with the best mean final value of `metric`."""
+    means = [(g.stats[metric]["final"].mean, k) for k, g in enumerate(c.groups) if g.stats[metric]["final"]]
+    if not means:
+        return None
+    return (max if higher_is_better(metric) else min)(means)[1]
+
+
+def available_metrics(runs) -> list[str]:
+    """Columns with at least one number in some run (epoch excluded), then the test metrics."""
+    found: list[str] = []
+    for run in runs:
+        for col in run.columns[1:]:
+            if col not in found and any(row.get(col) is not None for row in run.rows):
+                found.append(col)
+    for m in TEST_METRICS:
+        if any(_test_value(run, m) is not None for run in runs):
+            found.append(m)
+    return found
+
+
+def default_metric(runs) -> str:
+    """Validation accuracy when recorded, else validation loss, else the training ones."""
+    available = available_metrics(runs)
+    for m in ("val_accuracy", "val_loss", "train_accuracy", "train_loss"):
+        if m in available:
+            return m
+    raise RunError("these runs recorded no finished epoch yet; nothing to compare")
+
+
+def curve(run: Run, metric: str) -> dict[int, float]:
+    """epoch -> value for every row where the metric is a finite number (epoch 0 included)."""
+    return {row["epoch"]: row[metric] for row in run.rows
+            if row.get(metric) is not None and math.isfinite(row[metric])}
+
+
+def metric_result(run: Run, metric: str) -> MetricResult:
+    if metric in TEST_METRICS:
+        return MetricResult(None, None, _test_value(run, metric), None)
+    values = curve(run, metric)
+    trained = {e: v for e, v in values.items() if e >= 1}  # epoch 0 is the untrained network
+    if not values:
+        return MetricResult(None, None, None, None)
+    final_epoch = run.model_epoch if run.model_epoch in values else max(values)
+    if not trained:
+        return MetricResult(None, None, values[final_epoch], final_epoch)
+    best = (max if higher_is_better(metric) else min)(trained.values())
+    best_epoch = min(e for e, v in trained.items() if v == best)  # ties: the earliest epoch
+    return MetricResult(trained[best_epoch], best_epoch, values[final_epoch], final_epoch)
+
+
+def aligned(runs, metric: str) -> tuple[list[int], list[list[float | None]]]:
+    """Curves on a shared epoch axis 0..longest run; None where a run has no value (yet)."""
+    curves = [curve(run, metric) for run in runs]
+    last = max((max(c) for c in curves if c), default=0)
+    epochs = list(range(last + 1))
+    return epochs, [[c.get(e) for e in epochs] for c in curves]
+
+
+def group_curve(values: list[list[float | None]]) -> tuple[list[float | None], list[float | None]]:
+    """Per-epoch mean and sample std over the runs that reached that epoch (std None below 2)."""
+    means, stds = [], []
+    for column in zip(*values):
+        present = [v for v in column if v is not None]
+        means.append(float(np.mean(present)) if present else None)
+        stds.append(float(np.std(present, ddof=1)) if len(present) > 1 else None)
+    return means, stds
+
+
+def flatten(tree, prefix: str = "") -> dict:
+    """{"optimizer": {"lr": 0.1}, "model": {"layers": [{"units": 3}]}} ->
+    {"optimizer.lr": 0.1, "model.layers.0.units": 3} (the paths --set takes)."""
+    if isinstance(tree, dict) and tree:
+        items = tree.items()
+    elif isinstance(tree, list) and tree:
+        items = enumerate(tree)
+    else:
+        return {prefix: tree} if prefix else {}
+    flat: dict = {}
+    for key, value in items:
+        flat.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    return flat
+
+
+def config_diff(flats: list[dict]) -> dict:
+    keys = []
+    for flat in flats:
+        keys += [k for k in flat if k not in keys and k not in LABEL_KEYS]
+    diff = {}
+    for key in keys:
+        values = [flat.get(key) for flat in flats]
+        present = [key in flat for flat in flats]
+        if len({json.dumps(v, sort_keys=True) for v in values}) > 1 or len(set(present)) > 1:
+            diff[key] = values
+    return diff
+
+
+def tied(results: list[MetricResult], higher: bool) -> list[int]:
+    """Indices of the runs that share the best value (accuracies on small splits often tie)."""
+    scored = [(r.value, i) for i, r in enumerate(results) if r.value is not None]
+    if not scored:
+        return []
+    best = (max if higher else min)(v for v, _ in scored)
+    return [i for v, i in scored if v == best]
+
+
+def tie_breaker(metric: str) -> str | None:
+    """An accuracy tie is broken by the loss on the same split (val_accuracy -> val_loss)."""
+    return metric.replace("accuracy", "loss") if higher_is_better(metric) else None
+
+
+def _best_index(results: dict, metric: str) -> int | None:
+    candidates = tied(results[metric], higher_is_better(metric))
+    other = tie_breaker(metric)
+    if len(candidates) > 1 and other in results:
+        losses = [results[other][i].value for i in candidates]
+        if None not in losses:
+            return candidates[losses.index(min(losses))]
+    return candidates[0] if candidates else None  # otherwise the run given first
+
+
+def _groups(runs, flats: list[dict], results: dict) -> list[Group]:
+    by_key: dict[str, list[int]] = {}
+    for i, flat in enumerate(flats):
+        key = json.dumps({k: v for k, v in flat.items() if k not in REPEAT_KEYS}, sort_keys=True, default=str)
+        by_key.setdefault(key, []).append(i)
+    groups = []
+    for members in by_key.values():
+        if len(members) < 2:
+            continue
+        stats = {m: {"best": _stat([results[m][i].value for i in members]),
+                     "final": _stat([results[m][i].final for i in members])} for m in results}
+        groups.append(Group(tuple(members), tuple(runs[i].config.get("seed") for i in members), stats))
+    return groups
+
+
+def _stat(values: list[float | None]) -> Stat | None:
+    present = [v for v in values if v is not None]
+    if not present:
+        return None
+    std = float(np.std(present, ddof=1)) if len(present) > 1 else 0.0
+    return Stat(float(np.mean(present)), std, len(present))
+
+
+def _test_value(run: Run, metric: str) -> float | None:
+    test = run.summary.get("test")
+    value = test.get(metric.removeprefix("test_")) if isinstance(test, dict) else None
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def to_json(c: Comparison) -> dict:
+    """The comparison as plain data for `dlcc compare --json`."""
+    runs = []
+    for i, run in enumerate(c.runs):
+        runs.append({
+            "run_dir": str(run.path),
+            "name": run.config.get("name"),
+            "seed": run.config.get("seed"),
+            "status": run.status,
+            "epochs": run.last_epoch,
+            "partial": run.partial,
+            "notes": list(run.notes),
+            "metrics": {m: {"best": c.results[m][i].best, "best_epoch": c.results[m][i].best_epoch,
+                            "final": c.results[m][i].final, "final_epoch": c.results[m][i].final_epoch,
+                            "delta": c.delta(m, i)} for m in c.metrics},
+        })
+    curves = {}
+    for m in c.metrics:
+        if m in TEST_METRICS:
+            continue
+        epochs, values = aligned(c.runs, m)
+        curves[m] = {"epochs": epochs, "runs": values}
+    return {
+        "metric": c.metric,
+        "higher_is_better": higher_is_better(c.metric),
+        "best_run": None if c.best[c.metric] is None else str(c.runs[c.best[c.metric]].path),
+        "best": {m: c.best[m] for m in c.metrics},
+        "runs": runs,
+        "config_diff": c.config_diff,
+        "names_differ": c.names_differ,
+        "groups": [{"runs": list(g.members), "seeds": list(g.seeds),
+                    "metrics": {m: {k: None if s is None else {"mean": s.mean, "std": s.std, "n": s.n}
+                                    for k, s in v.items()} for m, v in g.stats.items()}}
+                   for g in c.groups],
+        "curves": curves,
+    }

@@ -1,0 +1,223 @@
+"""Read a run folder back: config.yaml, metrics.csv and summary.json into one frozen `Run`.
+
+What counts as what (SPEC.md, "Run folder"):
+- unusable, `RunError` (exit 2): the path is missing or not a run folder; config.yaml or
+  summary.json is missing, empty or not what dlcc writes; metrics.csv is missing or has a bad
+  header or a bad row before its last line;
+- partial, read with a note: the status is running, interrupted or diverged; metrics.csv ends
+  before the epoch summary.json reports, or its last line was cut off mid-write (that line is
+  dropped); there is no model.npz. A partial run is compared up to its last finished epoch.
+
+After `dlcc train --resume`, an epoch may appear twice in metrics.csv; the later row wins.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from dlcc.errors import RunError
+
+FILES = ("config.yaml", "summary.json", "metrics.csv")
+STATUSES = ("running", "completed", "early_stopped", "diverged", "interrupted")
+FINISHED = ("completed", "early_stopped")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run folder as read from disk.
+
+    config: the resolved config.yaml as plain data; summary: summary.json; rows: one dict per
+    metrics.csv row (epoch an int, other cells float or None for an empty cell), epochs ascending;
+    notes: why the run is partial, in words (empty for a complete run).
+    """
+
+    path: Path
+    config: dict
+    summary: dict
+    columns: tuple[str, ...]
+    rows: tuple[dict, ...]
+    has_model: bool
+    notes: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return self.path.name
+
+    @property
+    def status(self) -> str:
+        return self.summary["status"]
+
+    @property
+    def task(self) -> str:
+        """classification | regression (summary.json says; older folders: accuracy cells decide)."""
+        task = self.summary.get("task")
+        if task in ("classification", "regression"):
+            return task
+        has_acc = any(r.get("val_accuracy") is not None or r.get("train_accuracy") is not None for r in self.rows)
+        return "classification" if has_acc else "regression"
+
+    @property
+    def dataset(self) -> str | None:
+        data = self.config.get("data")
+        return data.get("dataset") if isinstance(data, dict) else self.summary.get("dataset")
+
+    @property
+    def last_epoch(self) -> int:
+        """The last epoch with a row in metrics.csv (0: only the untrained network, or none)."""
+        return self.rows[-1]["epoch"] if self.rows else 0
+
+    @property
+    def planned_epochs(self) -> int | None:
+        training = self.config.get("training")
+        epochs = training.get("epochs") if isinstance(training, dict) else None
+        return epochs if isinstance(epochs, int) else None
+
+    @property
+    def model_epoch(self) -> int:
+        """The epoch whose weights the run kept: the best one when early stopping restored it,
+        else the last finished one."""
+        training = self.config.get("training")
+        stopping = training.get("early_stopping") if isinstance(training, dict) else None
+        restored = isinstance(stopping, dict) and stopping.get("restore_best", True)
+        best = self.summary.get("best_epoch")
+        if restored and isinstance(best, int) and any(r["epoch"] == best for r in self.rows):
+            return best
+        return self.last_epoch
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.notes)
+
+
+def read(path: str | Path) -> Run:
+    """Load a run folder; raises RunError (exit 2) when it is missing or unusable (see module doc)."""
+    path = Path(path)
+    _check_is_run_dir(path)
+    config = _read_config(path / "config.yaml")
+    summary = _read_summary(path / "summary.json")
+    columns, rows, notes = _read_metrics(path / "metrics.csv")
+    has_model = (path / "model.npz").is_file()
+    return Run(path, config, summary, columns, tuple(rows), has_model,
+               tuple(notes + _partial_notes(summary, rows, has_model)))
+
+
+def is_run_dir(path: Path) -> bool:
+    """A folder holding at least one of the files `dlcc train` writes first."""
+    return path.is_dir() and any((path / name).is_file() for name in FILES)
+
+
+def _check_is_run_dir(path: Path) -> None:
+    if not path.exists():
+        raise RunError(f"{path}: no such run folder")
+    if not path.is_dir():
+        raise RunError(f"{path}: is a file, not a run folder (a folder made by `dlcc train`)")
+    if is_run_dir(path):
+        return
+    hint = "run folders are made by `dlcc train`"
+    try:
+        if any(is_run_dir(child) for child in path.iterdir()):
+            hint = f"it holds run folders; list them with `dlcc runs {path}`"
+    except OSError:
+        pass
+    raise RunError(f"{path}: not a run folder (no config.yaml, summary.json or metrics.csv); {hint}")
+
+
+def _read_text(path: Path) -> str:
+    if not path.is_file():
+        raise RunError(f"{path}: missing; the run folder is incomplete (was it copied partially?)")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RunError(f"{path}: cannot read it: {getattr(exc, 'strerror', None) or exc}") from None
+    if not text.strip():
+        raise RunError(f"{path}: the file is empty; the run folder is damaged")
+    return text
+
+
+def _read_config(path: Path) -> dict:
+    try:
+        config = yaml.safe_load(_read_text(path))
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where is not None else ""
+        raise RunError(f"{path}: not valid YAML{line}; the run folder is damaged") from None
+    if not isinstance(config, dict):
+        raise RunError(f"{path}: expected a mapping of config keys, got {type(config).__name__}")
+    return config
+
+
+def _read_summary(path: Path) -> dict:
+    try:
+        summary = json.loads(_read_text(path))
+    except json.JSONDecodeError as exc:
+        raise RunError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg}); the run folder is damaged") from None
+    if not isinstance(summary, dict):
+        raise RunError(f"{path}: expected a JSON object, got {type(summary).__name__}")
+    status = summary.get("status")
+    if status not in STATUSES:
+        raise RunError(f"{path}: status is {status!r}; expected one of {', '.join(STATUSES)}")
+    return summary
+
+
+def _read_metrics(path: Path) -> tuple[tuple[str, ...], list[dict], list[str]]:
+    lines = _read_text(path).splitlines()
+    header = next(csv.reader(lines[:1]))
+    if not header or header[0] != "epoch":
+        raise RunError(f"{path}: the header must start with 'epoch', got {','.join(header)[:60]!r}")
+    by_epoch: dict[int, dict] = {}
+    notes: list[str] = []
+    for number, cells in enumerate(csv.reader(lines[1:]), start=2):
+        if not cells:
+            continue
+        row = _parse_row(header, cells)
+        if row is None:
+            if not any(line.strip() for line in lines[number:]):
+                notes.append(f"metrics.csv: the last line ({number}) was cut off mid-write; ignored")
+                break
+            raise RunError(f"{path}: line {number} has {len(cells)} cells or a non-number; "
+                           f"expected {len(header)} numbers ({', '.join(header[:4])}, ...)")
+        # A resumed run rewrites the epochs after its checkpoint: the later rows win.
+        for epoch in [e for e in by_epoch if e >= row["epoch"]]:
+            del by_epoch[epoch]
+        by_epoch[row["epoch"]] = row
+    return tuple(header), list(by_epoch.values()), notes
+
+
+def _parse_row(header: list[str], cells: list[str]) -> dict | None:
+    """The row as {column: number or None}, or None when it is malformed."""
+    if len(cells) != len(header):
+        return None
+    row: dict = {}
+    try:
+        for name, cell in zip(header, cells):
+            row[name] = None if cell == "" else float(cell)
+    except ValueError:
+        return None
+    epoch = row["epoch"]
+    if epoch is None or not math.isfinite(epoch) or epoch != int(epoch) or epoch < 0:
+        return None
+    row["epoch"] = int(epoch)
+    return row
+
+
+def _partial_notes(summary: dict, rows: list[dict], has_model: bool) -> list[str]:
+    notes = []
+    status = summary["status"]
+    last = rows[-1]["epoch"] if rows else 0
+    if status == "running":
+        notes.append("status 'running': training is still going, or was killed before it could say so")
+    elif status not in FINISHED:
+        notes.append(f"status '{status}' after {last} epoch(s)")
+    done = summary.get("epochs_completed")
+    if isinstance(done, int) and last < done:
+        notes.append(f"metrics.csv ends at epoch {last} but summary.json reports {done}; "
+                     f"compared up to epoch {last}")
+    if not has_model and status in FINISHED:
+        notes.append("model.npz is missing: the run cannot be evaluated or plotted as a model")
+    return notes
