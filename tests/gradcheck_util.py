@@ -13,27 +13,17 @@ from typing import Callable
 
 import numpy as np
 
+from dlcc.nn import gradcheck
+
 H = 1e-6
 TOL = 1e-7
 
 
 def numerical_grad(f: Callable[[], float], x: np.ndarray, h: float = H) -> np.ndarray:
-    """dF/dx by central differences, F = f() read with x perturbed in place one element at a time.
-
-    f takes no arguments: it reads x (or an array x is a view of, such as a network parameter), so
-    the same helper serves plain functions and whole networks. x is restored exactly afterwards.
-    """
+    """dF/dx by central differences over every element (dlcc.nn.gradcheck.numerical_grad)."""
     assert x.dtype == np.float64, "finite differences need float64"
-    grad = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        old = x[i]
-        x[i] = old + h
-        f_plus = f()
-        x[i] = old - h
-        f_minus = f()
-        x[i] = old
-        grad[i] = (f_plus - f_minus) / (2 * h)
-    return grad
+    assert x.flags.c_contiguous, "x is perturbed through a flat view"
+    return gradcheck.numerical_grad(f, x, h=h)
 
 
 def rel_error(analytic: np.ndarray, numeric: np.ndarray) -> float:

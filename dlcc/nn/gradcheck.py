@@ -34,6 +34,27 @@ class ParamCheck:
     analytic_norm: float
 
 
+def numerical_grad(f, theta: np.ndarray, idx: np.ndarray | None = None, h: float = 1e-6) -> np.ndarray:
+    """(f() at theta_i + h  -  f() at theta_i - h) / 2h for the flat indices idx (all by default).
+
+    f takes no arguments and reads theta (or an array theta is a view of, such as a network
+    parameter), which is perturbed in place one element at a time and restored exactly.
+    Returns the differences in the order of idx (flat), or shaped like theta when idx is None.
+    """
+    flat = theta.reshape(-1)  # a view: writing to it perturbs theta itself
+    indices = np.arange(flat.size) if idx is None else idx
+    numeric = np.empty(len(indices))
+    for j, i in enumerate(indices):
+        old = flat[i]
+        flat[i] = old + h
+        plus = f()
+        flat[i] = old - h
+        minus = f()
+        flat[i] = old
+        numeric[j] = (plus - minus) / (2 * h)
+    return numeric.reshape(theta.shape) if idx is None else numeric
+
+
 def check_network(net, x: np.ndarray, y: np.ndarray, rng: np.random.Generator,
                   max_elements: int = 200, h: float = 1e-6) -> list[ParamCheck]:
     """Compare backprop with central differences for every parameter of `net` (float64)."""
@@ -53,17 +74,9 @@ def check_network(net, x: np.ndarray, y: np.ndarray, rng: np.random.Generator,
 
     results = []
     for name, theta in net.params.items():
-        flat = theta.reshape(-1)  # a view: writing to it perturbs the parameter itself
-        idx = np.arange(flat.size) if flat.size <= max_elements else rng.choice(flat.size, max_elements, replace=False)
-        numeric = np.empty(len(idx))
-        for j, i in enumerate(idx):
-            old = flat[i]
-            flat[i] = old + h
-            plus = cost()
-            flat[i] = old - h
-            minus = cost()
-            flat[i] = old
-            numeric[j] = (plus - minus) / (2 * h)
+        size = theta.size
+        idx = np.arange(size) if size <= max_elements else rng.choice(size, max_elements, replace=False)
+        numeric = numerical_grad(cost, theta, idx, h)
         g = analytic[name].reshape(-1)[idx]
         err = float(np.linalg.norm(g - numeric) / max(np.linalg.norm(g) + np.linalg.norm(numeric), 1e-12))
         results.append(ParamCheck(name, theta.shape, len(idx), err, float(np.linalg.norm(analytic[name]))))
