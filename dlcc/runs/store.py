@@ -121,17 +121,22 @@ class MetricsWriter:
         self.writer = csv.writer(self.file)
         if self.file.tell() == 0:
             self.writer.writerow(columns)
-            self._flush()
+            self.sync()
 
     def write(self, row: dict) -> None:
+        """Append one row and flush it to the OS (readers see it at once; see sync)."""
         self.writer.writerow([_cell(row.get(c)) for c in self.columns])
-        self._flush()
+        self.file.flush()
 
-    def _flush(self) -> None:
+    def sync(self) -> None:
+        """fsync: make the rows so far survive a power cut (done with each checkpoint)."""
+        if self.file.closed:
+            return
         self.file.flush()
         os.fsync(self.file.fileno())
 
     def close(self) -> None:
+        self.sync()
         self.file.close()
 
 

@@ -7,6 +7,7 @@ dropout). So changing a dataset option does not silently change the initial weig
 
 from __future__ import annotations
 
+import math
 import platform
 import signal
 import threading
@@ -154,6 +155,9 @@ def resume(run_dir: Path, reporter: Reporter | None = None) -> tuple[Path, dict,
     return (*_run(run_dir, fit, splits, arrays, summary, digest, reporter), False)
 
 
+CHECKPOINT_SECONDS = 2.0
+
+
 def _run(run_dir: Path, fit: Fit, splits, arrays, summary: dict, digest: str, reporter) -> tuple[Path, dict]:
     """Drive `fit` to the end, keeping metrics.csv, checkpoint.npz and summary.json current."""
     classification = splits.task == "classification"
@@ -163,11 +167,25 @@ def _run(run_dir: Path, fit: Fit, splits, arrays, summary: dict, digest: str, re
     metrics = store.MetricsWriter(run_dir / "metrics.csv", fit.columns)
     seconds_before, started = summary.get("seconds") or 0.0, time.perf_counter()
 
+    last = {"state": None, "saved_at": -math.inf}
+
+    def save_checkpoint() -> None:
+        if last["state"] is not None:
+            checkpoint.save(run_dir, last["state"], digest)
+            metrics.sync()
+            store.write_json(run_dir / "summary.json", summary)
+            last["state"], last["saved_at"] = None, time.perf_counter()
+
     def on_epoch(row: dict) -> None:
         metrics.write(row)
-        checkpoint.save(run_dir, fit.state(), digest)
         summary.update(epochs_completed=row["epoch"], seconds=seconds_before + time.perf_counter() - started)
-        store.write_json(run_dir / "summary.json", summary)
+        # A snapshot of every finished epoch is kept in memory, but written (with fsync) at most
+        # every CHECKPOINT_SECONDS: a 10,000-epoch full-batch run would otherwise spend most of
+        # its time on disk writes. Interrupts and divergence write the latest snapshot at once,
+        # and resuming from any finished epoch reproduces the same run.
+        last["state"] = fit.state()
+        if time.perf_counter() - last["saved_at"] >= CHECKPOINT_SECONDS:
+            save_checkpoint()
 
     try:
         # Overflow on the way to NaN is expected when training diverges; the loop detects NaN/inf
@@ -175,10 +193,12 @@ def _run(run_dir: Path, fit: Fit, splits, arrays, summary: dict, digest: str, re
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"), interrupt_flag() as interrupted:
             result = fit.run(on_epoch, reporter, interrupted)
     except DivergedError as exc:
+        save_checkpoint()  # the last good epoch
         summary.update(status="diverged", error=str(exc).splitlines()[0])
         exc.run_dir = run_dir
         raise
     except KeyboardInterrupt:
+        save_checkpoint()
         summary.update(status="interrupted")
         raise InterruptedRun(
             f"interrupted; {run_dir} is marked 'interrupted' (last finished epoch: {max(fit.epoch, 0)}).\n"
@@ -190,6 +210,7 @@ def _run(run_dir: Path, fit: Fit, splits, arrays, summary: dict, digest: str, re
             summary["seconds"] = seconds_before + time.perf_counter() - started
             store.write_json(run_dir / "summary.json", summary)
 
+    save_checkpoint()
     store.write_npz(run_dir / "model.npz", {**model_arrays(nets), **_norm_arrays(splits)})
     if arrays["test"] is not None:
         model = nets[0] if len(nets) == 1 else Ensemble(nets)

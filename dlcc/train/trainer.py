@@ -176,13 +176,13 @@ class Fit:
         """Everything needed to continue: arrays by name, plus JSON-able bookkeeping."""
         arrays: dict[str, np.ndarray] = {}
         for i, (m, r) in enumerate(zip(self.members, self.runners), start=1):
-            arrays.update({f"m{i}.param.{k}": v for k, v in m.net.params.items()})
+            arrays.update({f"m{i}.param.{k}": v.copy() for k, v in m.net.params.items()})
             arrays.update({f"m{i}.opt.{k}": v for k, v in r.optimizer.state_dict().items()})
             arrays.update({f"m{i}.sched.{k}": v for k, v in r.schedule.state_dict().items()})
             if self.best_params is not None:
                 arrays.update({f"m{i}.best.{k}": v for k, v in self.best_params[i - 1].items()})
         info = {
-            "rows": self.rows,
+            "rows": list(self.rows),
             "best_epoch": self.best_epoch,
             "best_value": self.best_value,
             "best_row": self.best_row,
