@@ -253,10 +253,9 @@ def eval_(
     """
     from dlcc.runs.evaluate import evaluate_split, write_eval_json
     from dlcc.runs.model import load_model
-    from dlcc.runs.read import read
 
     try:
-        result = evaluate_split(load_model(read(run_dir)), split.value)
+        result = evaluate_split(load_model(_read_runs([run_dir])[0]), split.value)
     except DlccError as exc:
         raise _fail(exc) from None
     try:

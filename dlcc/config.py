@@ -446,7 +446,7 @@ def apply_overrides(raw: dict, resolved: Config, overrides, source: str) -> dict
             last = depth == len(parts) - 1
             if last:
                 node[index] = value
-                if index == "name" and value in _VARIANTS:
+                if parts[:-1] in (["optimizer"], ["schedule"]) and value in _VARIANTS:
                     _drop_foreign_fields(node, _VARIANTS[value])
                 break
             child = node[index] if _has(node, index) else None

@@ -147,3 +147,8 @@ def test_switching_variant_drops_the_old_variants_keys(tiny_raw):
     assert cfg.schedule.step_size == 3
     message = errors_for(tiny_raw, "optimizer.name=adam", "optimizer.momentum=0.9")
     assert "optimizer.momentum: unknown key" in message
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam", "step", "constant"])
+def test_a_run_name_that_is_also_a_variant_name(tiny_raw, name):
+    assert config.parse(tiny_raw, overrides=[f"name={name}"]).name == name

@@ -90,7 +90,7 @@ def test_eval_table(runs):
     result = dlcc("eval", runs["tiny"])
     assert result.exit_code == 0, result.output
     out = result.stdout
-    for text in ("test split", "loss", "accuracy", "recorded in training", "confusion matrix", "precision", "recall",
+    for text in ("test split", "loss", "accuracy", "training recorded", "confusion matrix", "precision", "recall",
                  "the same as training recorded"):
         assert text in out
     regression = dlcc("eval", runs["sine"]).stdout

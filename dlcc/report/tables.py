@@ -136,21 +136,25 @@ MAX_CONFUSION_CLASSES = 20
 
 
 def print_confusion(confusion: list[list[int]], per_class: list[dict], console: Console) -> None:
-    """Rows: true class; columns: predicted class; then precision, recall and support per class."""
+    """The confusion matrix (rows: true class, columns: predicted), then precision and recall per class."""
     k = len(confusion)
-    console.print("confusion matrix (rows: true class, columns: predicted class)", style="bold", highlight=False)
-    table = Table(**COMPACT)
-    table.add_column("true \\ pred", justify="right")
-    show_matrix = k <= MAX_CONFUSION_CLASSES
-    if show_matrix:
+    if k <= MAX_CONFUSION_CLASSES:
+        console.print("confusion matrix (rows: true class, columns: predicted class)", style="bold", highlight=False)
+        table = Table(**COMPACT)
+        table.add_column("true", justify="right")
         for j in range(k):
             table.add_column(str(j), justify="right")
-    for col in ("precision", "recall", "support"):
+        for i, row in enumerate(confusion):
+            table.add_row(str(i), *(f"[bold]{n}[/]" if i == j else (str(n) if n else "[dim]0[/]")
+                                    for j, n in enumerate(row)))
+        console.print(table)
+        console.print()
+    else:
+        console.print(f"({k} classes: the confusion matrix is in eval.json)", highlight=False)
+    table = Table(**COMPACT)
+    for col in ("class", "precision", "recall", "support"):
         table.add_column(col, justify="right")
-    for i, stats in enumerate(per_class):
-        cells = [f"[bold]{n}[/]" if i == j else (str(n) if n else "[dim]0[/]") for j, n in enumerate(confusion[i])]
-        table.add_row(str(i), *(cells if show_matrix else []), fmt_metric("accuracy", stats["precision"]),
+    for stats in per_class:
+        table.add_row(str(stats["class"]), fmt_metric("accuracy", stats["precision"]),
                       fmt_metric("accuracy", stats["recall"]), str(stats["support"]))
     console.print(table)
-    if not show_matrix:
-        console.print(f"({k} classes: the full confusion matrix is in eval.json)", highlight=False)

@@ -195,9 +195,16 @@ def flatten(tree, prefix: str = "") -> dict:
 
 
 def config_diff(flats: list[dict]) -> dict:
-    keys = []
+    keys: list[str] = []  # every run's keys in config order: one run's extra keys go after their neighbour
     for flat in flats:
-        keys += [k for k in flat if k not in keys and k not in LABEL_KEYS]
+        at = 0
+        for key in flat:
+            if key in keys:
+                at = keys.index(key) + 1
+            else:
+                keys.insert(at, key)
+                at += 1
+    keys = [k for k in keys if k not in LABEL_KEYS]
     diff = {}
     for key in keys:
         values = [flat.get(key) for flat in flats]
