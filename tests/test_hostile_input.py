@@ -10,39 +10,42 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from dlcc.cli import app
+from dlcc.config import yaml_load
 from tests.conftest import TINY
 
 runner = CliRunner()
 
+def _is_number(text: str) -> bool:
+    try:
+        float(yaml_load(text))  # dlcc reads YAML 1.2 numbers: "0E0" is 0.0
+        return True
+    except Exception:
+        return False
+
+
+NOT_A_NUMBER = st.text(min_size=1).filter(lambda s: not _is_number(s))
+
 # Paths into TINY, each with values that are certainly wrong there.
 WRONG = {
-    ("seed",): st.one_of(st.integers(max_value=-1), st.text(min_size=1), st.floats(allow_nan=True).filter(lambda f: not float(f).is_integer())),
+    ("seed",): st.one_of(st.integers(max_value=-1), NOT_A_NUMBER, st.floats(allow_nan=True).filter(lambda f: not float(f).is_integer())),
     ("precision",): st.text().filter(lambda s: s not in ("float32", "float64")),
     ("loss",): st.one_of(st.integers(), st.text().filter(lambda s: s != "cross_entropy" and s not in
                                                           ("quadratic", "mse", "l1", "binary_cross_entropy"))),
-    ("training", "epochs"): st.one_of(st.integers(max_value=0), st.integers(min_value=10**6), st.text(min_size=1),
+    ("training", "epochs"): st.one_of(st.integers(max_value=0), st.integers(min_value=10**6), NOT_A_NUMBER,
                                       st.lists(st.integers(), max_size=2)),
     ("training", "batch_size"): st.one_of(st.integers(max_value=0), st.text().filter(lambda s: s != "full"),
                                           st.floats(allow_nan=True).filter(lambda f: not float(f).is_integer())),
-    ("optimizer", "lr"): st.one_of(st.floats(max_value=0), st.text(min_size=1).filter(lambda s: not _is_number(s)),
+    ("optimizer", "lr"): st.one_of(st.floats(max_value=0), NOT_A_NUMBER,
                                    st.just(None)),
     ("optimizer", "momentum"): st.one_of(st.floats(min_value=1), st.floats(max_value=-1e-9)),
     ("optimizer", "name"): st.text().filter(lambda s: s not in ("sgd", "adagrad", "rmsprop", "adam")),
     ("model", "layers"): st.one_of(st.just([]), st.integers(), st.text(), st.lists(st.integers(), min_size=1, max_size=3)),
     ("model", "input_dropout"): st.one_of(st.floats(min_value=1), st.floats(max_value=-1e-9)),
     ("data", "dataset"): st.text().filter(lambda s: s not in ("spirals",)),
-    ("data", "validation"): st.one_of(st.floats(min_value=-1e9, max_value=-1e-9), st.text(min_size=1)),
-    ("data", "options", "noise"): st.one_of(st.floats(max_value=-1e-9), st.text(min_size=1)),
-    ("data", "options", "classes"): st.one_of(st.integers(max_value=1), st.text(min_size=1)),
+    ("data", "validation"): st.one_of(st.floats(min_value=-1e9, max_value=-1e-9), NOT_A_NUMBER),
+    ("data", "options", "noise"): st.one_of(st.floats(max_value=-1e-9), NOT_A_NUMBER),
+    ("data", "options", "classes"): st.one_of(st.integers(max_value=1), NOT_A_NUMBER),
 }
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(yaml.safe_load(text))
-        return True
-    except Exception:
-        return False
 
 
 def check_rejected(text: str, tmp_path_factory) -> None:
