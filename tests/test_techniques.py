@@ -97,7 +97,7 @@ def test_early_stopping_can_monitor_accuracy_and_start_late(tmp_path):
 
 
 def test_schedule_lr_is_written_per_epoch(tmp_path):
-    cfg = config.load(SPIRALS, ["training.epochs=6", "schedule.name=step", "schedule.step_size=2", "schedule.gamma=0.5"])
+    cfg = config.load(SPIRALS, ["training.epochs=6", "optimizer.lr=0.5", "schedule.name=step", "schedule.step_size=2", "schedule.gamma=0.5"])
     run_dir, _ = train(cfg, tmp_path)
     assert [float(r["lr"]) for r in rows(run_dir)[1:]] == [0.5, 0.5, 0.25, 0.25, 0.125, 0.125]
 
