@@ -232,3 +232,14 @@ def test_max_norm_on_random_float32_weights():
     assert W.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(W[:, long], axis=0), c, rtol=1e-6)
     np.testing.assert_array_equal(W[:, ~long], before[:, ~long])
+
+
+def test_binary_cross_entropy_stays_finite_when_float32_sigmoids_saturate():
+    # sigmoid(20) is exactly 1.0 in float32; a clip at 1 - 1e-12 would round back to 1.0,
+    # and 0 * log(0) would make the loss NaN (a false "diverged").
+    from dlcc.nn.losses import BinaryCrossEntropy
+
+    a = np.array([[1.0, 0.0]], dtype=np.float32)
+    for y in (np.array([[1.0, 0.0]], dtype=np.float32), np.array([[0.0, 1.0]], dtype=np.float32)):
+        assert np.isfinite(BinaryCrossEntropy().value(a, y))
+        assert np.isfinite(BinaryCrossEntropy().grad(a, y)).all()

@@ -82,15 +82,22 @@ class BinaryCrossEntropy:
     fuses_with = "sigmoid"
 
     def value(self, a, y):
-        a = np.clip(a, EPS, 1 - EPS)
+        a = _clip_open_unit(a)
         return -float(np.vdot(y, np.log(a)) + np.vdot(1 - y, np.log1p(-a))) / len(a)
 
     def grad(self, a, y):
-        a = np.clip(a, EPS, 1 - EPS)
+        a = _clip_open_unit(a)
         return (a - y) / (a * (1 - a) * len(a))
 
     def delta(self, a, y):
         return (a - y) / len(a)
+
+
+def _clip_open_unit(a: np.ndarray) -> np.ndarray:
+    """a clipped into (0, 1): a saturated sigmoid rounds to exactly 1.0 in float32, where
+    log(1 - a) = -inf and 0 * -inf = NaN. In float32, 1 - 1e-12 is 1.0 again, so the upper bound
+    is the largest number below 1 in a's own precision."""
+    return np.clip(a, EPS, 1 - max(EPS, np.finfo(a.dtype).epsneg))
 
 
 LOSSES = {cls.name: cls for cls in (Quadratic, MSE, L1, CrossEntropy, BinaryCrossEntropy)}
