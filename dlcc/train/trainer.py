@@ -1,7 +1,7 @@
 """The training loop: mini-batch gradient descent, one epoch at a time.
 
-Each epoch shuffles the training split once (one gather with the run's Generator), then walks it
-in contiguous batches:
+Each epoch shuffles the training split once (one permutation drawn from the run's Generator, one
+gather into buffers that are reused every epoch), then walks it in contiguous batches:
 
     a = net.forward(x_batch, training=True)      # dropout active
     net.backward(a, y_batch)                     # grads = batch means, penalties included
@@ -26,7 +26,7 @@ from dlcc.optim import build_optimizer, build_schedule, clip_grad_norm
 from dlcc.train.callbacks import EarlyStopping
 from dlcc.train import diagnostics
 from dlcc.train.ensemble import Ensemble
-from dlcc.train.metrics import accuracy, evaluate
+from dlcc.train.metrics import evaluate, n_correct
 
 COLUMNS = ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds"]
 
@@ -80,7 +80,11 @@ class Fit:
         self.cfg, self.members, self.val, self.classification = cfg, members, val, classification
         tc = cfg.training
         self.model = members[0].net if len(members) == 1 else Ensemble([m.net for m in members])
-        self.runners = [_EpochRunner(cfg, m, classification) for m in members]
+        # Room for one shuffled copy of the training split, allocated once for the whole run;
+        # ensemble members train one after another, so they take turns with it.
+        x, y = members[0].train
+        shuffled = (np.empty_like(x), np.empty_like(y)) if tc.shuffle else None
+        self.runners = [_EpochRunner(cfg, m, classification, shuffled) for m in members]
         self.stopper = EarlyStopping(tc.early_stopping) if tc.early_stopping else None
         self.monitor = tc.early_stopping.monitor if self.stopper else ("val_loss" if val is not None else "train_loss")
         self.sign = -1.0 if "accuracy" in self.monitor else 1.0
@@ -214,7 +218,7 @@ class Fit:
 class _EpochRunner:
     """One member's optimizer, schedule and batching: run(epoch) trains one epoch."""
 
-    def __init__(self, cfg, member: Member, classification: bool):
+    def __init__(self, cfg, member: Member, classification: bool, shuffled=None):
         self.cfg, self.member, self.classification = cfg, member, classification
         n = len(member.train[0])
         bs = cfg.training.batch_size
@@ -222,29 +226,46 @@ class _EpochRunner:
         self.n_batches = math.ceil(n / self.batch_size)
         self.optimizer = build_optimizer(cfg.optimizer)
         self.schedule = build_schedule(cfg.schedule, cfg.optimizer.lr, cfg.training.epochs)
+        self.shuffled = shuffled
+
+    def epoch_order(self) -> tuple[np.ndarray, np.ndarray]:
+        """The training split in this epoch's order: x[order], y[order] for a fresh permutation.
+
+        The rows are gathered into the same two buffers every epoch. A new copy per epoch (x[order])
+        would cost a fresh 188 MB allocation per MNIST epoch, made while the layers still hold views
+        of the previous copy, so twice that memory at the peak.
+        """
+        x, y = self.member.train
+        if self.shuffled is None:
+            return x, y
+        order = self.member.rng.permutation(len(x))
+        x_shuffled, y_shuffled = self.shuffled
+        # mode="clip": with the default "raise", np.take gathers into a temporary and copies that
+        # into `out`; a permutation's indices are in range anyway.
+        np.take(x, order, axis=0, out=x_shuffled, mode="clip")
+        np.take(y, order, axis=0, out=y_shuffled, mode="clip")
+        return x_shuffled, y_shuffled
 
     def run(self, epoch: int, reporter: Reporter, interrupted=lambda: False) -> dict:
-        tc, net, (x, y) = self.cfg.training, self.member.net, self.member.train
-        n, bs = len(x), self.batch_size
-        self.optimizer.lr = lr = self.schedule.lr(epoch)
+        tc, net, optimizer = self.cfg.training, self.member.net, self.optimizer
+        optimizer.lr = lr = self.schedule.lr(epoch)
         start = time.perf_counter()
-        if tc.shuffle:
-            order = self.member.rng.permutation(n)
-            x, y = x[order], y[order]  # one gather per epoch; batches below are contiguous slices
-        loss_sum, correct = 0.0, 0.0
+        x, y = self.epoch_order()
+        n, bs = len(x), self.batch_size
+        loss_sum, correct = 0.0, 0
         for b in range(self.n_batches):
-            xb, yb = x[b * bs:(b + 1) * bs], y[b * bs:(b + 1) * bs]
+            xb, yb = x[b * bs:(b + 1) * bs], y[b * bs:(b + 1) * bs]  # contiguous slices: no copy
             a = net.forward(xb, training=True)
             loss = net.data_loss(a, yb)
             if not math.isfinite(loss):
                 raise DivergedError(_diverged_message(epoch, b + 1, lr, "the loss"))
             loss_sum += loss * len(xb)
             if self.classification:
-                correct += accuracy(a, yb) * len(xb)
+                correct += n_correct(a, yb)
             net.backward(a, yb)
             if tc.clip_grad_norm is not None:
                 clip_grad_norm(net.grads, tc.clip_grad_norm)
-            self.optimizer.step(net.params, net.grads)
+            optimizer.step(net.params, net.grads)
             net.apply_constraints()
             reporter.batch()
             if interrupted():
