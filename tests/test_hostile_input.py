@@ -117,3 +117,13 @@ def test_networks_too_large_to_allocate_are_refused(tmp_path_factory):
     raw = copy.deepcopy(TINY)
     raw["model"]["layers"] = [{"units": 60000}] * 4 + [{"units": 3, "activation": "softmax"}]
     check_rejected(yaml.safe_dump(raw), tmp_path_factory)
+
+
+def test_datasets_too_large_to_generate_are_refused(tmp_path_factory):
+    for options in ({"classes": 3, "points_per_class": 10**9}, ):
+        raw = copy.deepcopy(TINY)
+        raw["data"]["options"] = options
+        check_rejected(yaml.safe_dump(raw), tmp_path_factory)
+    raw = copy.deepcopy(TINY)
+    raw["data"] = {"dataset": "blobs", "options": {"points": 5_000_000, "features": 10_000}}
+    check_rejected(yaml.safe_dump(raw), tmp_path_factory)

@@ -8,18 +8,20 @@ generation order; `splits` shuffles them once with the same rng.
 from typing import Annotated
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from dlcc.data.options import Options
 from dlcc.data.splits import Loaded
 
-Points = Annotated[int, Field(ge=4, description="number of examples generated")]
+# Upper limits turn a typo (points: 10000000000) into a clear error instead of a memory blow-up.
+MAX_POINTS = 5_000_000
+Points = Annotated[int, Field(ge=4, le=MAX_POINTS, description="number of examples generated")]
 Noise = Annotated[float, Field(ge=0, description="standard deviation of the Gaussian noise")]
 
 
 class SpiralsOptions(Options):
-    classes: Annotated[int, Field(ge=2, description="number of spiral arms (classes)")] = 3
-    points_per_class: Annotated[int, Field(ge=2, description="points on each arm")] = 100
+    classes: Annotated[int, Field(ge=2, le=1000, description="number of spiral arms (classes)")] = 3
+    points_per_class: Annotated[int, Field(ge=2, le=MAX_POINTS, description="points on each arm")] = 100
     noise: Annotated[float, Field(ge=0, description="std of the noise added to the angle")] = 0.2
     turns: Annotated[float, Field(gt=0, description="multiplies the angles [4k, 4(k+1)]")] = 1.0
 
@@ -106,9 +108,16 @@ def moons(o: MoonsOptions, rng: np.random.Generator) -> Loaded:
 
 class BlobsOptions(Options):
     points: Points = 300
-    classes: Annotated[int, Field(ge=2, description="number of blobs (classes)")] = 3
-    features: Annotated[int, Field(ge=1, description="input dimensions")] = 2
+    classes: Annotated[int, Field(ge=2, le=1000, description="number of blobs (classes)")] = 3
+    features: Annotated[int, Field(ge=1, le=10_000, description="input dimensions")] = 2
     spread: Annotated[float, Field(gt=0, description="standard deviation of each blob")] = 1.0
+
+    @model_validator(mode="after")
+    def _fits_in_memory(self):
+        if self.points * self.features > MAX_POINTS * 10:
+            raise ValueError(f"points x features = {self.points * self.features:,} values; at most "
+                             f"{MAX_POINTS * 10:,} (400 MB) are allowed")
+        return self
 
 
 def blobs(o: BlobsOptions, rng: np.random.Generator) -> Loaded:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import yaml
 
+from dlcc.config import yaml_load
 from dlcc.errors import RunError
 
 FILES = ("config.yaml", "summary.json", "metrics.csv")
@@ -142,7 +143,7 @@ def _read_text(path: Path) -> str:
 
 def _read_config(path: Path) -> dict:
     try:
-        config = yaml.safe_load(_read_text(path))
+        config = yaml_load(_read_text(path))
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" (line {where.line + 1})" if where is not None else ""
