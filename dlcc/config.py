@@ -250,9 +250,9 @@ def _split_size(value: Any) -> float | int:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError("must be a fraction in [0, 1) or a whole number of examples")
     if isinstance(value, float) and not (0 <= value < 1):
-        if value.is_integer() and value >= 1:
-            return int(value)
-        raise ValueError(f"{value} is neither a fraction in [0, 1) nor a whole number of examples")
+        # 1.0 could mean "all" or "one example"; neither is a sensible split, so say so.
+        raise ValueError(f"{value} is not a fraction in [0, 1); for a number of examples write a whole "
+                         "number without a decimal point (e.g. 10000)")
     if isinstance(value, int) and value < 0:
         raise ValueError(f"{value}: a count of examples cannot be negative")
     return value

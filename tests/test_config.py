@@ -152,3 +152,10 @@ def test_switching_variant_drops_the_old_variants_keys(tiny_raw):
 @pytest.mark.parametrize("name", ["sgd", "adam", "step", "constant"])
 def test_a_run_name_that_is_also_a_variant_name(tiny_raw, name):
     assert config.parse(tiny_raw, overrides=[f"name={name}"]).name == name
+
+
+def test_a_float_split_of_one_or_more_is_refused(tiny_raw):
+    tiny_raw["data"]["validation"] = 1.0
+    assert "not a fraction in [0, 1)" in errors_for(tiny_raw)
+    tiny_raw["data"]["validation"] = 100
+    assert config.parse(tiny_raw).data.validation == 100

@@ -142,3 +142,18 @@ def test_ensemble_members_differ_and_bagging_changes_their_data(tmp_path):
         assert not np.array_equal(model["m1.W1"], model["m2.W1"])
     first = rows(run_dir)[1]
     assert len({first["m1_train_loss"], first["m2_train_loss"], first["m3_train_loss"]}) == 3
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["training.early_stopping.monitor=bogus"], "'bogus' is not a metric this run records"),
+        (["data.validation=0", "training.early_stopping.monitor=val_loss"], "there is no validation split"),
+    ],
+)
+def test_early_stopping_on_a_metric_that_never_exists_is_refused(tmp_path, overrides, message):
+    from dlcc.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        train(config.load(SPIRALS, overrides), tmp_path)
+    assert not any(tmp_path.iterdir())  # refused before a run folder was made

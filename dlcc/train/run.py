@@ -96,6 +96,7 @@ def train(cfg, runs_dir: Path, reporter: Reporter | None = None) -> tuple[Path, 
     """Train `cfg` into a new run folder under runs_dir; return (run_dir, summary)."""
     splits, arrays = prepare(cfg)  # bad data fails here, before any folder is created
     members = build_members(cfg, arrays["train"])
+    fit = Fit(cfg, members, arrays["val"], splits.task == "classification")  # checks early_stopping.monitor
     run_dir = store.create_run_dir(runs_dir, cfg.name)
     config_text = config_mod.to_yaml(cfg)
     store.write_text(run_dir / "config.yaml", config_text)
@@ -117,7 +118,6 @@ def train(cfg, runs_dir: Path, reporter: Reporter | None = None) -> tuple[Path, 
         "python_version": platform.python_version(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    fit = Fit(cfg, members, arrays["val"], splits.task == "classification")
     store.MetricsWriter(run_dir / "metrics.csv", fit.columns).close()  # the header, even if epoch 0 never ends
     return _run(run_dir, fit, splits, arrays, summary, checkpoint.config_digest(config_text), reporter)
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dlcc.errors import DivergedError
+from dlcc.errors import ConfigError, DivergedError
 from dlcc.optim import build_optimizer, build_schedule, clip_grad_norm
 from dlcc.train.callbacks import EarlyStopping
 from dlcc.train import diagnostics
@@ -97,6 +97,24 @@ class Fit:
             self.probe = (x[: cfg.diagnostics.probe_size], y[: cfg.diagnostics.probe_size])
         self.start_weights: list[np.ndarray] | None = None
         self.columns = columns(len(members[0].net.layers), self.probe is not None, len(members))
+        if self.stopper is not None:
+            self._check_monitor()
+
+    def _check_monitor(self) -> None:
+        """A monitor that names no column, or a column that stays empty, would silently never stop."""
+        key = "training.early_stopping.monitor"
+        usable = [c for c in self.columns if c not in ("epoch", "seconds")
+                  and not (self.val is None and "val_" in c)
+                  and not (not self.classification and "accuracy" in c)]
+        if self.monitor not in usable:
+            why = ""
+            if "val_" in self.monitor and self.val is None:
+                why = " (there is no validation split: set data.validation)"
+            elif "accuracy" in self.monitor and not self.classification:
+                why = " (a regression run has no accuracy)"
+            shown = [c for c in usable if not c.startswith(("weight_", "update_", "saturated_", "dead_"))]
+            raise ConfigError(f"{key}: '{self.monitor}' is not a metric this run records{why}; "
+                              f"choose one of {', '.join(shown)}")
 
     @property
     def epoch(self) -> int:
