@@ -20,6 +20,16 @@ def mnist_dir() -> Path | None:
     return None
 
 
+def data_config(dataset: str, options=None, **keys):
+    """The real, validated `data:` section (dlcc.config.DataConfig) for tests of dlcc.data.load.
+
+    Using the schema itself, not a stand-in object, keeps these tests in step with every new key.
+    """
+    from dlcc.config import DataConfig
+
+    return DataConfig.model_validate({"dataset": dataset, "options": options or {}, **keys})
+
+
 needs_mnist = pytest.mark.skipif(mnist_dir() is None, reason="MNIST files not found (set DLCC_DATA_DIR)")
 
 

@@ -1,6 +1,5 @@
 """User data: CSV tables and .npz archives, task inference, label remapping, error messages."""
 
-from types import SimpleNamespace
 
 import numpy as np
 import pydantic
@@ -8,18 +7,11 @@ import pytest
 
 from dlcc.data import load, validate_options
 from dlcc.errors import DataError
+from tests.conftest import data_config
 
 
 def load_file(dataset, options, validation=0, test=0, normalize="none", seed=0):
-    cfg = SimpleNamespace(
-        dataset=dataset,
-        options=validate_options(dataset, options),
-        validation=validation,
-        test=test,
-        subset=None,
-        stratify=False,
-        normalize=normalize,
-    )
+    cfg = data_config(dataset, options, validation=validation, test=test, normalize=normalize)
     return load(cfg, np.random.default_rng(seed))
 
 

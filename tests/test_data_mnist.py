@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from dlcc.data import cache_dir, load, validate_options
+from dlcc.data import cache_dir, load
 from dlcc.data import mnist
 from dlcc.data.cache import SIDECAR
 from dlcc.data.idx import idx_bytes, parse_idx
@@ -18,6 +18,7 @@ from dlcc.data.install import install
 from dlcc.data.mnist import Published
 from dlcc.data.splits import split_and_normalize
 from dlcc.errors import DataError
+from tests.conftest import data_config
 
 NAMES = list(mnist.MNIST_SHA256)
 
@@ -131,16 +132,7 @@ def test_missing_files_say_which_and_how_to_fix(tiny):
 
 def load_mnist(**overrides):
     """dlcc.data.load for dataset mnist, wherever DLCC_DATA_DIR points."""
-    cfg = {
-        "dataset": "mnist",
-        "options": validate_options("mnist", None),
-        "validation": 2,
-        "test": 0.2,
-        "subset": None,
-        "stratify": False,
-        "normalize": "none",
-    }
-    return load(SimpleNamespace(**{**cfg, **overrides}), np.random.default_rng(0))
+    return load(data_config("mnist", **{"validation": 2, "test": 0.2, **overrides}), np.random.default_rng(0))
 
 
 def test_npy_cache_is_used_then_invalidated_by_a_changed_file(tiny, monkeypatch):

@@ -1,6 +1,5 @@
 """Synthetic datasets: shapes, labels, determinism, the generating formulas, option validation."""
 
-from types import SimpleNamespace
 
 import numpy as np
 import pydantic
@@ -8,20 +7,13 @@ import pytest
 
 from dlcc.data import DATASETS, load, validate_options
 from dlcc.data import synthetic
+from tests.conftest import data_config
 
 SYNTHETIC = [name for name, info in DATASETS.items() if info.kind == "synthetic"]
 
 
 def data_cfg(dataset, options=None, validation=0.1, test=0.2, subset=None, normalize="none"):
-    return SimpleNamespace(
-        dataset=dataset,
-        options=validate_options(dataset, options),
-        validation=validation,
-        test=test,
-        subset=subset,
-        stratify=False,
-        normalize=normalize,
-    )
+    return data_config(dataset, options, validation=validation, test=test, subset=subset, normalize=normalize)
 
 
 def test_registry_lists_every_synthetic_dataset():
