@@ -522,7 +522,6 @@ def _models_in(annotation: Any) -> list[type[BaseModel]]:
     return found
 
 
-_UNION_TAGS = {"sgd", "adagrad", "rmsprop", "adam", "constant", "step", "exponential", "cosine", "plateau"}
 
 
 def format_errors(exc: ValidationError, source: str) -> str:
@@ -552,7 +551,7 @@ def _user_path(loc: tuple) -> list[str]:
     path: list[str] = []
     for part in loc:
         text = str(part)
-        if path and path[-1] in ("optimizer", "schedule") and text in _UNION_TAGS:
+        if path and path[-1] in ("optimizer", "schedule") and text in _VARIANTS:
             continue
         if text[:1].isupper() or text.startswith(_TYPE_LABELS) or text in ("int", "float", "str", "bool"):
             continue

@@ -31,12 +31,18 @@ from dlcc.train import checkpoint, diagnostics
 from dlcc.train.trainer import Fit, Member, Reporter
 
 
+def seed_streams(seed: int) -> tuple[np.random.SeedSequence, np.random.SeedSequence]:
+    """(data stream, network stream): the two independent children of the run's seed."""
+    data, network = np.random.SeedSequence(seed).spawn(2)
+    return data, network
+
+
 def prepare(cfg):
     """Load the data for `cfg` and shape the targets to the output layer; returns (splits, arrays).
 
     arrays maps split name -> (x, y) in the run's precision, or None when the split is empty.
     """
-    data_rng = np.random.default_rng(np.random.SeedSequence(cfg.seed).spawn(2)[0])
+    data_rng = np.random.default_rng(seed_streams(cfg.seed)[0])
     splits = data.load(cfg.data, data_rng)
     dtype = np.dtype(cfg.precision)
     units = cfg.model.layers[-1].units
@@ -67,7 +73,7 @@ def build_members(cfg, train_xy) -> list[Member]:
     bootstrap sample of the training split.
     """
     _check_size(cfg, train_xy[0].shape[1])
-    stream = np.random.SeedSequence(cfg.seed).spawn(2)[1]
+    stream = seed_streams(cfg.seed)[1]
     members = []
     for rng in member_rngs(stream, cfg.ensemble.members):
         net = Network.from_config(cfg, train_xy[0].shape[1], rng)
