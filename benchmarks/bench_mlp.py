@@ -287,18 +287,20 @@ def worker_args(hidden, batch, args) -> list[str]:
 
 def measure_row(hidden, batch, args, torch_threads: int | None) -> tuple:
     """(hidden, batch, dlcc samples, PyTorch samples): dlcc and PyTorch processes take turns."""
-    dl = {"epoch": [], "floor": [], "peak": [], "flops": None}
-    tc = {"epoch": [], "version": None, "threads": None}
+    dl = {"epoch": [], "floor": [], "peak": [], "flops": None, "rounds": []}
+    tc = {"epoch": [], "version": None, "threads": None, "rounds": []}
     for _ in range(args.rounds):
         r = run_worker(["dlcc", *worker_args(hidden, batch, args), "--floor"])
         dl["epoch"] += r["epoch"]
         dl["floor"] += r["floor"]
         dl["peak"].append(r["peak_rss_mb"])
         dl["flops"] = r["flops"]
+        dl["rounds"].append((statistics.median(r["epoch"]), statistics.median(r["floor"])))
         if torch_threads is not None:
             t = run_worker(["torch", *worker_args(hidden, batch, args), "--threads", str(torch_threads)])
             tc["epoch"] += t["epoch"]
             tc["version"], tc["threads"] = t["version"], t["threads"]
+            tc["rounds"].append(statistics.median(t["epoch"]))
     return hidden, batch, dl, tc
 
 
@@ -323,6 +325,18 @@ def print_tables(rows: list[tuple], args) -> None:
         epoch, floor = min(dl["epoch"]), min(dl["floor"])
         print(f"| {network(hidden)} | {batch} | {epoch:.3f} | {floor:.3f} | {epoch / floor:.2f} "
               f"| {torch_cells(tc, epoch, min, args)} |")
+    # The same ratios round by round: how much the machine's state moved them during the run.
+    print()
+    print("Round by round (medians of each process; a shared machine's slow phases show up here):")
+    print()
+    print("| network | batch | dlcc s | dlcc / floor | PyTorch s | dlcc / PyTorch |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for hidden, batch, dl, tc in rows:
+        dlcc_s = ", ".join(f"{e:.3f}" for e, _ in dl["rounds"])
+        to_floor = ", ".join(f"{e / f:.2f}" for e, f in dl["rounds"])
+        torch_s = ", ".join(f"{t:.3f}" for t in tc["rounds"]) or "-"
+        to_torch = ", ".join(f"{e / t:.2f}" for (e, _), t in zip(dl["rounds"], tc["rounds"])) or "-"
+        print(f"| {network(hidden)} | {batch} | {dlcc_s} | {to_floor} | {torch_s} | {to_torch} |")
 
 
 def diagnostics_line(rows: list[tuple], args) -> str:
