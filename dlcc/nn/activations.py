@@ -60,8 +60,15 @@ class ReLU:
 
     name = "relu"
 
+    def __init__(self):
+        self.zeros = np.zeros(0)
+
     def forward(self, z: np.ndarray) -> np.ndarray:
-        self.a = np.maximum(z, 0)
+        # max(z, 0) against a row of zeros rather than the scalar 0: NumPy (2.x) broadcasts the row
+        # with its vectorized array-array loop, about twice as fast as its array-scalar loop here.
+        if self.zeros.shape != z.shape[-1:] or self.zeros.dtype != z.dtype:
+            self.zeros = np.zeros(z.shape[-1:], dtype=z.dtype)
+        self.a = np.maximum(z, self.zeros)
         return self.a
 
     def backward(self, grad: np.ndarray) -> np.ndarray:

@@ -1,0 +1,173 @@
+"""Alternatives to dlcc's hot loop that looked faster on paper, measured against what dlcc does.
+
+    python benchmarks/ablate_loop.py                    # 784-800-800-10 and 784-100-10, batch 128
+    python benchmarks/ablate_loop.py --hidden 100       # one network
+
+Why this exists: the rest of an epoch beyond the matrix products is memory-bound NumPy passes,
+mostly the SGD-momentum update (v = mu v - lr g; theta += v: four passes over every weight matrix
+per batch) and the per-epoch shuffle. These are the rewrites one reaches for first; this script
+shows what each buys on the machine it runs on, so the loop stays simple unless one of them wins.
+
+Variants of the momentum update (A/B inside one process: the variants take turns batch by batch
+on the same network, so a slow phase of a shared machine hits all of them alike):
+
+    dlcc       SGD.step: v *= mu; v -= lr * g; theta += v, parameter by parameter
+    scratch    the same with lr * g written into a buffer allocated once (no temporary)
+    threads    large parameters split in two halves, one updated on a second thread (NumPy
+               releases the GIL inside ufuncs; the BLAS threads are idle between products)
+    blocked    the four passes done block by block (64k elements), so each block stays in cache
+
+Variants of batching (epochs alternate):
+
+    epoch-gather   dlcc: one permutation and one gather of the split per epoch, contiguous slices
+    batch-gather   one permutation per epoch, each batch gathered into a buffer allocated once
+
+Prints milliseconds per update and seconds per epoch; lower is better. Nothing here asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_mlp import config_dict  # noqa: E402  (the same networks as the speed table)
+
+from dlcc import config  # noqa: E402
+from dlcc.train.metrics import n_correct  # noqa: E402
+from dlcc.train.run import build_members, prepare  # noqa: E402
+from dlcc.train.trainer import Fit  # noqa: E402
+
+BATCH, LR, MU, BLOCK = 128, 0.1, 0.9, 65536
+
+
+def build(hidden: tuple[int, ...]):
+    cfg = config.parse(config_dict(hidden, BATCH, 1, False), source="ablation")
+    _, arrays = prepare(cfg)
+    members = build_members(cfg, arrays["train"])
+    fit = Fit(cfg, members, arrays["val"], True)
+    return fit.runners[0], members[0]
+
+
+def update_variants(net, optimizer) -> dict:
+    """name -> function() that applies one momentum step to net.params from net.grads."""
+    optimizer.step(net.params, net.grads)  # creates the velocity arrays
+    P, G, V = net.params, net.grads, optimizer.state["v"]
+    S = {k: np.empty_like(p) for k, p in P.items()}
+    pool = ThreadPoolExecutor(1)
+
+    def one(p, g, v):
+        v *= MU
+        v -= LR * g
+        p += v
+
+    def scratch():
+        for k, p in P.items():
+            np.multiply(G[k], LR, out=S[k])
+            V[k] *= MU
+            V[k] -= S[k]
+            p += V[k]
+
+    def threads():
+        pending = []
+        for k, p in P.items():
+            if p.size >= BLOCK:
+                h = len(p) // 2
+                pending.append(pool.submit(one, p[:h], G[k][:h], V[k][:h]))
+                one(p[h:], G[k][h:], V[k][h:])
+            else:
+                one(p, G[k], V[k])
+        for f in pending:
+            f.result()
+
+    blocks = [(p.reshape(-1)[i:i + BLOCK], G[k].reshape(-1)[i:i + BLOCK], V[k].reshape(-1)[i:i + BLOCK])
+              for k, p in P.items() for i in range(0, p.size, BLOCK)]
+
+    def blocked():
+        for p, g, v in blocks:
+            one(p, g, v)
+
+    return {"dlcc": lambda: optimizer.step(P, G), "scratch": scratch, "threads": threads, "blocked": blocked}
+
+
+def ablate_update(hidden, epochs: int) -> None:
+    runner, member = build(hidden)
+    net = member.net
+    variants = update_variants(net, runner.optimizer)
+    names = list(variants)
+    spent = {name: [] for name in names}
+    bs = BATCH
+    for _ in range(epochs):
+        x, y = runner.epoch_order()
+        for b in range(runner.n_batches):
+            xb, yb = x[b * bs:(b + 1) * bs], y[b * bs:(b + 1) * bs]
+            net.backward(net.forward(xb, training=True), yb)
+            name = names[b % len(names)]
+            start = time.perf_counter()
+            variants[name]()
+            spent[name].append(time.perf_counter() - start)
+    cells = ", ".join(f"{name} {1e3 * statistics.median(t):.3f}" for name, t in spent.items())
+    print(f"  momentum update, median ms per batch: {cells}")
+
+
+def ablate_gather(hidden, epochs: int) -> None:
+    runner, member = build(hidden)
+    net, optimizer = member.net, runner.optimizer
+    x_all, y_all = member.train
+    xbuf = np.empty((BATCH, x_all.shape[1]), x_all.dtype)
+    ybuf = np.empty((BATCH, y_all.shape[1]), y_all.dtype)
+
+    def train_batch(xb, yb):
+        a = net.forward(xb, training=True)
+        net.data_loss(a, yb)
+        n_correct(a, yb)
+        net.backward(a, yb)
+        optimizer.step(net.params, net.grads)
+
+    def epoch_gather():
+        x, y = runner.epoch_order()
+        for b in range(runner.n_batches):
+            train_batch(x[b * BATCH:(b + 1) * BATCH], y[b * BATCH:(b + 1) * BATCH])
+
+    def batch_gather():
+        order = member.rng.permutation(len(x_all))
+        for b in range(runner.n_batches):
+            idx = order[b * BATCH:(b + 1) * BATCH]
+            xb, yb = xbuf[:len(idx)], ybuf[:len(idx)]
+            np.take(x_all, idx, axis=0, out=xb, mode="clip")
+            np.take(y_all, idx, axis=0, out=yb, mode="clip")
+            train_batch(xb, yb)
+
+    spent = {"epoch-gather": [], "batch-gather": []}
+    epoch_gather()  # warm-up: first touch of the shuffle buffers
+    for _ in range(epochs):
+        for name, run in (("epoch-gather", epoch_gather), ("batch-gather", batch_gather)):
+            start = time.perf_counter()
+            run()
+            spent[name].append(time.perf_counter() - start)
+    cells = ", ".join(f"{name} {statistics.median(t):.3f}" for name, t in spent.items())
+    print(f"  batching, median s per epoch: {cells}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--hidden", action="append", help="hidden sizes, e.g. 800,800 (repeatable)")
+    parser.add_argument("--epochs", type=int, default=4, help="epochs per comparison (default 4)")
+    args = parser.parse_args()
+    for spec in args.hidden or ["800,800", "100"]:
+        hidden = tuple(int(u) for u in spec.split(","))
+        print(f"784-{'-'.join(map(str, hidden))}-10, batch {BATCH}, float32, SGD lr {LR} momentum {MU}:")
+        ablate_update(hidden, args.epochs)
+        ablate_gather(hidden, args.epochs)
+
+
+if __name__ == "__main__":
+    main()
