@@ -22,6 +22,13 @@ Variants of batching (epochs alternate):
     epoch-gather   dlcc: one permutation and one gather of the split per epoch, contiguous slices
     batch-gather   one permutation per epoch, each batch gathered into a buffer allocated once
 
+And the whole loop (epochs alternate):
+
+    dlcc           Fit's epoch: layers, loss and optimizer objects, parameters in a dict by name
+    inline         the same algorithm as one flat function: all parameters in one vector (one
+                   update for the whole network), no objects, no dicts, every trick above that
+                   helped; what is left for a rewrite of the loop's Python structure to win
+
 Prints milliseconds per update and seconds per epoch; lower is better. Nothing here asserts.
 """
 
@@ -44,7 +51,7 @@ from bench_mlp import config_dict  # noqa: E402  (the same networks as the speed
 from dlcc import config  # noqa: E402
 from dlcc.train.metrics import n_correct  # noqa: E402
 from dlcc.train.run import build_members, prepare  # noqa: E402
-from dlcc.train.trainer import Fit  # noqa: E402
+from dlcc.train.trainer import Fit, Reporter  # noqa: E402
 
 BATCH, LR, MU, BLOCK = 128, 0.1, 0.9, 65536
 
@@ -157,6 +164,72 @@ def ablate_gather(hidden, epochs: int) -> None:
     print(f"  batching, median s per epoch: {cells}")
 
 
+def ablate_inline(hidden, epochs: int) -> None:
+    """dlcc's epoch against the same training written inline with one flat parameter vector."""
+    runner, member = build(hidden)
+    x_all, y_all = member.train
+    sizes = [x_all.shape[1], *hidden, y_all.shape[1]]
+    shapes = [s for n_in, n_out in zip(sizes, sizes[1:]) for s in ((n_in, n_out), (n_out,))]
+    theta = np.concatenate([p.ravel() for p in member.net.params.values()])  # W1, b1, W2, ...
+    grad, velocity = np.zeros_like(theta), np.zeros_like(theta)
+
+    def views(flat):
+        out, start = [], 0
+        for shape in shapes:
+            size = int(np.prod(shape))
+            out.append(flat[start:start + size].reshape(shape))
+            start += size
+        return out
+
+    params, grads = views(theta), views(grad)
+    Ws, bs_, dWs, dbs = params[0::2], params[1::2], grads[0::2], grads[1::2]
+    xs, ys = np.empty_like(x_all), np.empty_like(y_all)
+    ones = np.ones(BATCH, x_all.dtype)
+    zero_rows = [np.zeros(n, x_all.dtype) for n in hidden]
+    rng = np.random.default_rng(0)
+
+    def inline_epoch():
+        order = rng.permutation(len(x_all))
+        np.take(x_all, order, axis=0, out=xs, mode="clip")
+        np.take(y_all, order, axis=0, out=ys, mode="clip")
+        loss_sum, correct = 0.0, 0
+        for first in range(0, len(xs), BATCH):
+            x, y = xs[first:first + BATCH], ys[first:first + BATCH]
+            acts = [x]
+            for W, b, zeros in zip(Ws[:-1], bs_[:-1], zero_rows):
+                h = acts[-1] @ W
+                h += b
+                acts.append(np.maximum(h, zeros))
+            z = acts[-1] @ Ws[-1]
+            z += bs_[-1]
+            z -= z.max(axis=1, keepdims=True)
+            np.exp(z, out=z)
+            z /= z.sum(axis=1, keepdims=True)
+            loss_sum -= float(np.vdot(y, np.log(np.maximum(z, 1e-12))))
+            correct += int(np.count_nonzero(z.argmax(axis=1) == y.argmax(axis=1)))
+            delta = z - y
+            delta *= 1.0 / len(x)
+            for layer in range(len(Ws) - 1, -1, -1):
+                np.matmul(acts[layer].T, delta, out=dWs[layer])
+                np.matmul(ones[:len(x)], delta, out=dbs[layer])
+                if layer:
+                    delta = (delta @ Ws[layer].T) * (acts[layer] > 0)
+            np.multiply(velocity, MU, out=velocity)  # v = mu v - lr g; theta += v, once for all
+            np.subtract(velocity, LR * grad, out=velocity)
+            np.add(theta, velocity, out=theta)
+
+    spent = {"dlcc": [], "inline": []}
+    inline_epoch()
+    runner.run(1, Reporter())
+    for epoch in range(epochs):
+        for name, run in (("dlcc", lambda: runner.run(epoch + 2, Reporter())), ("inline", inline_epoch)):
+            start = time.perf_counter()
+            run()
+            spent[name].append(time.perf_counter() - start)
+    cells = ", ".join(f"{name} {statistics.median(t):.3f}" for name, t in spent.items())
+    print(f"  whole epoch, median s: {cells}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hidden", action="append", help="hidden sizes, e.g. 800,800 (repeatable)")
@@ -167,6 +240,7 @@ def main() -> None:
         print(f"784-{'-'.join(map(str, hidden))}-10, batch {BATCH}, float32, SGD lr {LR} momentum {MU}:")
         ablate_update(hidden, args.epochs)
         ablate_gather(hidden, args.epochs)
+        ablate_inline(hidden, args.epochs)
 
 
 if __name__ == "__main__":
