@@ -14,7 +14,7 @@ on the same network, so a slow phase of a shared machine hits all of them alike)
     dlcc       SGD.step: v *= mu; v -= lr * g; theta += v, parameter by parameter
     scratch    the same with lr * g written into a buffer allocated once (no temporary)
     threads    large parameters split in two halves, one updated on a second thread (NumPy
-               releases the GIL inside ufuncs; the BLAS threads are idle between products)
+               releases the GIL inside ufuncs, and BLAS has no work between the products)
     blocked    the four passes done block by block (64k elements), so each block stays in cache
 
 Variants of batching (epochs alternate):
@@ -26,8 +26,8 @@ And the whole loop (epochs alternate):
 
     dlcc           Fit's epoch: layers, loss and optimizer objects, parameters in a dict by name
     inline         the same algorithm as one flat function: all parameters in one vector (one
-                   update for the whole network), no objects, no dicts, every trick above that
-                   helped; what is left for a rewrite of the loop's Python structure to win
+                   update for the whole network), no objects, no dicts, and dlcc's forms of the
+                   bias gradient and ReLU; what a rewrite of the loop's Python structure could win
 
 Prints milliseconds per update and seconds per epoch; lower is better. Nothing here asserts.
 """
