@@ -165,6 +165,19 @@ def test_dense_layer_gradients(name, dropout):
     assert rel_error(dx, numerical_grad(objective, x)) < TOL
 
 
+def test_bias_gradient_is_the_column_sum_for_any_batch_size():
+    """db = 1^T delta uses a vector of ones kept by the layer; batches of other sizes (the last,
+    smaller batch of an epoch; a larger diagnostics probe) and dtypes must each get the exact sum."""
+    rng = np.random.default_rng(5)
+    layer = Dense(rng.normal(size=(4, 3)), np.zeros(3), "linear", 0.0, rng)
+    for n, dtype in [(5, np.float64), (2, np.float64), (9, np.float64), (7, np.float32)]:
+        x = rng.normal(size=(n, 4)).astype(dtype)
+        delta = rng.normal(size=(n, 3)).astype(dtype)
+        layer.forward(x, training=True)
+        layer.backward(delta, fused=True)
+        np.testing.assert_allclose(layer.db, delta.astype(np.float64).sum(axis=0), rtol=1e-6)
+
+
 # ---- 5. the whole network: every parameter, every sensible (output, loss) pair ----
 
 

@@ -98,6 +98,17 @@ def test_elementwise_activation_values(name):
     np.testing.assert_allclose(activations.get(name).forward(Z.copy()), expected, rtol=1e-14, atol=1e-15)
 
 
+def test_relu_keeps_width_and_dtype_when_the_input_changes():
+    """ReLU caches a row of zeros for speed; a new width or dtype must not reuse a stale one."""
+    f = activations.get("relu")
+    rng = np.random.default_rng(0)
+    for shape, dtype in [((4, 3), np.float64), ((2, 5), np.float64), ((6, 5), np.float32), ((1, 3), np.float64)]:
+        z = rng.normal(size=shape).astype(dtype)
+        a = f.forward(z)
+        assert a.dtype == dtype and a.shape == shape
+        np.testing.assert_array_equal(a, np.where(z > 0, z, 0))
+
+
 def test_softmax_values_and_no_overflow():
     z = np.array([[1.0, 2.0, 3.0], [1000.0, 1000.0, 1001.0]])
     a = activations.get("softmax").forward(z)
