@@ -65,7 +65,7 @@ class ReLU:
 
     def forward(self, z: np.ndarray) -> np.ndarray:
         # max(z, 0) against a row of zeros rather than the scalar 0: NumPy (2.x) broadcasts the row
-        # with its vectorized array-array loop, about twice as fast as its array-scalar loop here.
+        # with its vectorized array-array loop, faster than its array-scalar loop (timed with timeit).
         if self.zeros.shape != z.shape[-1:] or self.zeros.dtype != z.dtype:
             self.zeros = np.zeros(z.shape[-1:], dtype=z.dtype)
         self.a = np.maximum(z, self.zeros)

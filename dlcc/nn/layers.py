@@ -72,7 +72,7 @@ class Dense:
         delta = grad if fused else self.f.backward(self.dropout.backward(grad))
         np.matmul(self.x.T, delta, out=self.dW)
         # dC/db = 1^T delta, the column sums, as a matrix-vector product: for a batch of a few
-        # hundred rows BLAS does it two to three times faster than np.sum(delta, axis=0).
+        # hundred rows BLAS does it faster than np.sum(delta, axis=0) (timed with timeit).
         n = len(delta)
         if len(self.ones) < n or self.ones.dtype != delta.dtype:
             self.ones = np.ones(n, dtype=delta.dtype)
