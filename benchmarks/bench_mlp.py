@@ -387,7 +387,7 @@ def tutorial_torch_line(rows: list[tuple], args, threads: int) -> str:
     return (f"PyTorch as its tutorials write the loop ({network(hidden)}, batch {batch}: "
             f"DataLoader(TensorDataset(x, labels), shuffle=True), same model and optimizer): "
             f"{tutorial:.3f} s/epoch; dlcc / that = {without / tutorial:.2f}. The table's PyTorch column "
-            "uses a loop written like dlcc's (one permutation and one gather per epoch), its fastest.")
+            "uses a loop written like dlcc's (one permutation and one gather per epoch), the faster way.")
 
 
 def startup_line() -> str:
