@@ -164,10 +164,10 @@ def torch_worker(hidden, batch, warmup, epochs, threads, dataloader=False) -> di
     generator = torch.Generator().manual_seed(0)
     n = len(x)
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, labels), batch_size=batch,
-                                         shuffle=True, generator=generator)
+                                         shuffle=True, generator=generator) if dataloader else None
 
     def batches():
-        if dataloader:
+        if loader is not None:
             yield from loader
             return
         order = torch.randperm(n, generator=generator)
