@@ -14,16 +14,16 @@ import yaml
 from typer.testing import CliRunner
 
 from dlcc.cli import app
-from dlcc.data import DATASETS, mnist
+from dlcc.data import DATASETS, published
 from dlcc.data.idx import idx_bytes
-from dlcc.data.mnist import Published
+from dlcc.data.published import Published
 from tests.conftest import SHARED_DATA
 
 runner = CliRunner()
-NAMES = list(mnist.MNIST_SHA256)
+NAMES = list(published.MNIST_SHA256)
 REAL_MNIST = SHARED_DATA / "mnist"
 needs_real_mnist = pytest.mark.skipif(
-    not all(mnist.find_all(REAL_MNIST, mnist.FILES["mnist"]).values()),
+    not all(published.find_all(REAL_MNIST, published.FILES["mnist"]).values()),
     reason="MNIST files not found in ../shared/datasets/mnist",
 )
 
@@ -66,7 +66,7 @@ def tiny_files(tmp_path, monkeypatch):
             (src / name).write_bytes(data)
         else:
             (src / f"{name}.gz").write_bytes(gzip.compress(data))
-    monkeypatch.setitem(mnist.FILES, "mnist", Published(digests))
+    monkeypatch.setitem(published.FILES, "mnist", Published(digests))
     return src
 
 

@@ -18,14 +18,14 @@ from typer.testing import CliRunner
 
 from dlcc.cli import app
 from dlcc.data import download as dl
-from dlcc.data import mnist
+from dlcc.data import mnist, published
 from dlcc.data.download import DownloadReporter, download, mirrors_for
 from dlcc.data.idx import idx_bytes
-from dlcc.data.mnist import Published
+from dlcc.data.published import Published
 from dlcc.errors import DataError
 
 runner = CliRunner()
-NAMES = list(mnist.MNIST_SHA256)
+NAMES = list(published.MNIST_SHA256)
 
 
 def tiny_arrays(seed: int = 0) -> dict[str, np.ndarray]:
@@ -73,7 +73,7 @@ def server(tmp_path, monkeypatch):
     arrays = tiny_arrays()
     raw = {name: idx_bytes(array) for name, array in arrays.items()}
     monkeypatch.setitem(
-        mnist.FILES, "mnist", Published({n: hashlib.sha256(b).hexdigest() for n, b in raw.items()})
+        published.FILES, "mnist", Published({n: hashlib.sha256(b).hexdigest() for n, b in raw.items()})
     )
     monkeypatch.setenv("DLCC_DATA_DIR", str(tmp_path / "cache"))
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -149,7 +149,7 @@ def test_corrupt_file_is_an_error_naming_it_and_nothing_is_left(server):
         download("mnist", server.url("bad"))
     message = str(error.value)
     assert "t10k-labels-idx1-ubyte.gz" in message and "SHA-256" in message
-    assert mnist.FILES["mnist"].sha256["t10k-labels-idx1-ubyte"] in message
+    assert published.FILES["mnist"].sha256["t10k-labels-idx1-ubyte"] in message
     assert not server.cache.exists()  # not even the three good files, nor an empty folder
 
 
@@ -168,7 +168,7 @@ def test_a_good_cache_is_never_clobbered(server):
 
 
 def test_a_dead_mirror_is_followed_by_a_good_one(server, monkeypatch):
-    monkeypatch.setitem(mnist.MIRRORS, "mnist", (dead_url(), server.url("good")))
+    monkeypatch.setitem(published.MIRRORS, "mnist", (dead_url(), server.url("good")))
     recorder = Recorder()
     sources = download("mnist", reporter=recorder)
     assert all(url.startswith(server.url("good")) for url in sources.values())
@@ -187,7 +187,7 @@ def test_an_interrupted_transfer_leaves_no_partial_file(server):
 
 
 def test_interrupted_then_good_mirror(server, monkeypatch):
-    monkeypatch.setitem(mnist.MIRRORS, "mnist", (server.url("cut"), server.url("good")))
+    monkeypatch.setitem(published.MIRRORS, "mnist", (server.url("cut"), server.url("good")))
     download("mnist")
     assert sorted(p.name for p in server.folder.iterdir()) == sorted(f"{n}.gz" for n in NAMES)
 
@@ -208,7 +208,7 @@ def test_http_errors_and_unknown_datasets(server):
 
 
 def test_mirror_choice(monkeypatch):
-    assert mirrors_for("mnist") == list(mnist.MIRRORS["mnist"])
+    assert mirrors_for("mnist") == list(published.MIRRORS["mnist"])
     monkeypatch.setenv("DLCC_MIRROR", "http://host/data/{dataset}")
     assert mirrors_for("fashion-mnist") == ["http://host/data/fashion-mnist/"]
     assert mirrors_for("mnist", "file:///srv/mnist") == ["file:///srv/mnist/"]
@@ -216,7 +216,7 @@ def test_mirror_choice(monkeypatch):
 
 def test_fashion_mnist_is_checked_against_gz_digests(server, monkeypatch):
     digests = {name: hashlib.sha256(server.httpd.files[f"{name}.gz"]).hexdigest() for name in NAMES}
-    monkeypatch.setitem(mnist.FILES, "fashion-mnist", Published(digests, digest_of="gz"))
+    monkeypatch.setitem(published.FILES, "fashion-mnist", Published(digests, digest_of="gz"))
     download("fashion-mnist", server.url("good"))
     assert mnist.load_images("fashion-mnist").x_test.shape == (5, 12)
 
@@ -258,7 +258,7 @@ def test_training_downloads_a_missing_dataset(server, monkeypatch, tmp_path):
 
 def test_training_without_network_says_which_command_to_run(server, monkeypatch, tmp_path):
     monkeypatch.delenv("DLCC_OFFLINE")
-    monkeypatch.setitem(mnist.MIRRORS, "mnist", (dead_url(), dead_url()))
+    monkeypatch.setitem(published.MIRRORS, "mnist", (dead_url(), dead_url()))
     config = tmp_path / "mnist.yaml"
     config.write_text(yaml.safe_dump(TINY_MNIST))
     started = time.monotonic()

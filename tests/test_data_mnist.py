@@ -11,16 +11,16 @@ import numpy as np
 import pytest
 
 from dlcc.data import cache_dir, load
-from dlcc.data import mnist
+from dlcc.data import mnist, published
 from dlcc.data.cache import SIDECAR
 from dlcc.data.idx import idx_bytes, parse_idx
 from dlcc.data.install import install
-from dlcc.data.mnist import Published
+from dlcc.data.published import Published
 from dlcc.data.splits import split_and_normalize
 from dlcc.errors import DataError
 from tests.conftest import data_config
 
-NAMES = list(mnist.MNIST_SHA256)
+NAMES = list(published.MNIST_SHA256)
 
 
 def tiny_arrays(seed: int = 0, n_train: int = 12, n_test: int = 5) -> dict[str, np.ndarray]:
@@ -55,7 +55,7 @@ def tiny(tmp_path, monkeypatch):
     monkeypatch.setenv("DLCC_DATA_DIR", str(tmp_path / "cache"))
     folder = tmp_path / "cache" / "mnist"
     arrays = tiny_arrays()
-    monkeypatch.setitem(mnist.FILES, "mnist", Published(write_set(folder, arrays)))
+    monkeypatch.setitem(published.FILES, "mnist", Published(write_set(folder, arrays)))
     return SimpleNamespace(folder=folder, arrays=arrays)
 
 
@@ -103,7 +103,7 @@ def test_corrupted_file_names_file_and_both_digests(tiny):
         mnist.load_images("mnist")
     message = str(error.value)
     assert str(path) in message
-    assert mnist.FILES["mnist"].sha256["t10k-labels-idx1-ubyte"] in message
+    assert published.FILES["mnist"].sha256["t10k-labels-idx1-ubyte"] in message
     assert hashlib.sha256(bytes(data)).hexdigest() in message
 
 
@@ -117,7 +117,7 @@ def test_truncated_files_are_named(tiny):
     gz = tiny.folder / "train-images-idx3-ubyte.gz"
     gz.write_bytes(gz.read_bytes()[:40])
     with pytest.raises(DataError) as error:
-        mnist.read_verified(gz, mnist.FILES["mnist"])
+        published.read_verified(gz, published.FILES["mnist"])
     assert str(gz) in str(error.value)
 
 
@@ -140,7 +140,7 @@ def test_npy_cache_is_used_then_invalidated_by_a_changed_file(tiny, monkeypatch)
     assert (tiny.folder / SIDECAR).is_file()
     assert all((tiny.folder / f"{name}.npy").is_file() for name in NAMES)
 
-    def must_not_parse(path, published):
+    def must_not_parse(path, pinned):
         raise AssertionError(f"{path} was parsed although the cache is fresh")
 
     with monkeypatch.context() as patch:
@@ -154,7 +154,7 @@ def test_npy_cache_is_used_then_invalidated_by_a_changed_file(tiny, monkeypatch)
     with pytest.raises(DataError, match="SHA-256"):  # the old digests no longer match
         load_mnist()
 
-    monkeypatch.setitem(mnist.FILES, "mnist", Published(digests))
+    monkeypatch.setitem(published.FILES, "mnist", Published(digests))
     third = load_mnist(validation=0)
     np.testing.assert_array_equal(third.train.y.argmax(axis=1), changed["train-labels-idx1-ubyte"])
 
@@ -192,7 +192,7 @@ def test_fashion_mnist_is_verified_by_its_published_gz_digests(tmp_path, monkeyp
     folder = tmp_path / "fashion-mnist"
     write_set(folder, tiny_arrays(), gz=NAMES)
     gz_digests = {n: hashlib.sha256((folder / f"{n}.gz").read_bytes()).hexdigest() for n in NAMES}
-    monkeypatch.setitem(mnist.FILES, "fashion-mnist", Published(gz_digests, digest_of="gz"))
+    monkeypatch.setitem(published.FILES, "fashion-mnist", Published(gz_digests, digest_of="gz"))
     assert mnist.load_images("fashion-mnist").x.shape == (12, 12)
 
     (folder / "t10k-labels-idx1-ubyte.gz").unlink()
@@ -218,7 +218,7 @@ def test_cache_dir_follows_the_environment(tmp_path, monkeypatch):
 def real_data_dir() -> Path | None:
     shared = Path(__file__).resolve().parents[2] / "shared" / "datasets"
     for base in (os.environ.get("DLCC_DATA_DIR"), shared):
-        if base and all(mnist.find_all(Path(base) / "mnist", mnist.FILES["mnist"]).values()):
+        if base and all(published.find_all(Path(base) / "mnist", published.FILES["mnist"]).values()):
             return Path(base)
     return None
 

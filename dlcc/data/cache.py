@@ -1,22 +1,21 @@
-"""Where datasets live, atomic writes, and the fast .npy cache of verified files.
+"""Where datasets live, and the fast .npy cache of verified files.
 
 The .npy cache sits next to the files it was made from, with a sidecar `npy-cache.json` that
 records, for each source file, its name, size, modification time and verified SHA-256. The cache is
 used only while every source file still has that name, size and time and the recorded digest is
 still the expected one; otherwise the sources are verified and parsed again. Caching is a speed-up
-only: when the folder is not writable, nothing is cached.
+only: when the folder is not writable, nothing is cached. Each file is written atomically
+(dlcc.atomic), so a reader never sees a partial .npy file or sidecar.
 """
 
 import json
 import os
 import stat
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 
+from dlcc.atomic import write_text, write_with
 from dlcc.errors import DataError
 
 SIDECAR = "npy-cache.json"
@@ -28,22 +27,6 @@ def cache_dir() -> Path:
         return Path(os.environ["DLCC_DATA_DIR"]).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base).expanduser() / "dlcc"
-
-
-def write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:
-    """Call write(file) on a temporary file in path's folder, then rename it to path.
-
-    Readers see the old file or the complete new one, never a partial file.
-    """
-    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False)
-    try:
-        with handle:
-            write(handle)
-        os.chmod(handle.name, 0o644)  # temporary files start private; the result is not
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
 
 
 def make_folder(folder: Path) -> list[Path]:
@@ -106,8 +89,8 @@ def write_cache(
         return
     try:
         for key, array in arrays.items():
-            write_atomic(folder / f"{key}.npy", lambda f, a=array: np.save(f, a))
+            write_with(folder / f"{key}.npy", lambda f, a=array: np.save(f, a))
         sidecar = {key: stamp(path, digest) for key, (path, digest) in sources.items()}
-        write_atomic(folder / SIDECAR, lambda f: f.write(json.dumps(sidecar, indent=1).encode()))
+        write_text(folder / SIDECAR, json.dumps(sidecar, indent=1))
     except OSError:
         return

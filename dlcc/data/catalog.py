@@ -10,6 +10,7 @@ import numpy as np
 
 from dlcc.data import mnist
 from dlcc.data.cache import cache_dir
+from dlcc.data.published import FILES, find_all
 from dlcc.data.registry import DATASETS, DatasetInfo, validate_options
 
 
@@ -37,7 +38,7 @@ def describe(info: DatasetInfo) -> dict:
     }
     if info.kind == "image":
         folder = cache_dir() / info.name
-        found = mnist.find_all(folder, mnist.FILES[info.name]).values()
+        found = find_all(folder, FILES[info.name]).values()
         present = sum(path is not None for path in found)
         status = "cached" if present == len(found) else "incomplete" if present else "missing"
         entry.update(

@@ -1,10 +1,10 @@
 """`dlcc data download NAME`: fetch a dataset's files from public mirrors, verify, install.
 
-For each file that is needed, the mirrors are tried in order (mnist.MIRRORS; `--mirror URL` or
-$DLCC_MIRROR replaces the list): <mirror><file>.gz is streamed into a temporary file inside the
-cache folder, then verified like any file dlcc loads (SHA-256, mnist.verify_bytes). Only when every
-needed file is verified are they renamed into place (os.replace, atomic on one file system), so a
-failed, corrupt or interrupted download leaves the cache as it was.
+For each file that is needed, the mirrors are tried in order (published.MIRRORS; `--mirror URL`
+or $DLCC_MIRROR replaces the list): <mirror><file>.gz is streamed into a temporary file inside the
+cache folder, then verified like any file dlcc loads (SHA-256, published.verify_bytes). Only when
+every needed file is verified are they renamed into place (os.replace, atomic on one file system),
+so a failed, corrupt or interrupted download leaves the cache as it was.
 
 Offline-friendly: a connection or a read that stalls for `timeout` seconds fails that mirror, and a
 file that no mirror can deliver stops the whole download at once, so without a network it fails
@@ -19,10 +19,9 @@ import urllib.request
 from http.client import HTTPException
 from pathlib import Path
 
-from dlcc import __version__
+from dlcc.version import __version__
 from dlcc.data.cache import cache_dir, make_folder, remove_empty
-from dlcc.data.mnist import (FILES, MIRRORS, Published, find_all, missing_message, read_verified,
-                             verify_bytes)
+from dlcc.data.published import FILES, MIRRORS, Published, find_all, read_verified, verify_bytes
 from dlcc.errors import DataError
 
 TIMEOUT = 5.0  # seconds a connection or a single read may stall before the next mirror is tried
@@ -225,3 +224,16 @@ def fetch_missing(dataset: str, missing: list[str]) -> dict[str, Path]:
         tried = f"Tried to download it: {error}"
         raise DataError(missing_message(dataset, folder, missing, tried)) from None
     return find_all(folder, FILES[dataset])
+
+
+def missing_message(dataset: str, folder: Path, missing: list[str], tried: str = "") -> str:
+    """Which files are missing, what was tried (`tried`: lines, optional), and the fixes."""
+    files = ", ".join(f"{name}[.gz]" for name in missing)
+    which = "original .gz files" if FILES[dataset].digest_of == "gz" else "IDX files"
+    return (
+        f"{dataset}: missing {files} in {folder}\n"
+        + (f"{tried}\n" if tried else "")
+        + f"Fix: run `dlcc data download {dataset}` (needs the internet),\n"
+        f"  or `dlcc data import {dataset} PATH` (PATH: a folder with the four {which}),\n"
+        f"  or set DLCC_DATA_DIR to a folder whose {dataset}/ subfolder holds them."
+    )

@@ -1,15 +1,16 @@
 """`dlcc data import NAME PATH`: verify local copies of a dataset's files, copy them in.
 
-Every file is read once and verified (SHA-256, mnist.verify_bytes) before anything is written, so
-a truncated or wrong file stops the import with the cache untouched; each verified file is then
-written atomically (cache.write_atomic). A verified file has exactly the published bytes, so it
-can only replace a file that was missing, corrupt, or identical.
+Every file is read once and verified (SHA-256, published.verify_bytes) before anything is written,
+so a truncated or wrong file stops the import with the cache untouched; each verified file is then
+written atomically (dlcc.atomic.write_bytes). A verified file has exactly the published bytes, so
+it can only replace a file that was missing, corrupt, or identical.
 """
 
 from pathlib import Path
 
-from dlcc.data.cache import cache_dir, make_folder, remove_empty, write_atomic
-from dlcc.data.mnist import FILES, Published, find_all, verify_bytes
+from dlcc.atomic import write_bytes
+from dlcc.data.cache import cache_dir, make_folder, remove_empty
+from dlcc.data.published import FILES, Published, find_all, verify_bytes
 from dlcc.errors import DataError
 
 
@@ -40,7 +41,7 @@ def install(dataset: str, source: Path | list[Path]) -> list[Path]:
     try:
         for name, target in targets.items():
             if target.resolve() != paths[name].resolve():
-                write_atomic(target, lambda f, data=contents[name]: f.write(data))
+                write_bytes(target, contents[name])
     except OSError as error:
         for target in new:  # leave no incomplete set behind
             target.unlink(missing_ok=True)

@@ -77,5 +77,4 @@ class Dense:
         if len(self.ones) < n or self.ones.dtype != delta.dtype:
             self.ones = np.ones(n, dtype=delta.dtype)
         np.matmul(self.ones[:n], delta, out=self.db)
-        self.delta = delta
         return delta @ self.W.T if need_input_grad else None

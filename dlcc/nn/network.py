@@ -82,12 +82,6 @@ class Network:
             for layer in self.layers:
                 regularizers.apply_max_norm(layer.W, self.max_norm)
 
-    def predict(self, x: np.ndarray, chunk: int = 8192) -> np.ndarray:
-        """Outputs for many examples, evaluated in chunks so memory stays bounded."""
-        x = x.astype(self.dtype, copy=False)
-        return np.concatenate([self.forward(x[i:i + chunk]) for i in range(0, len(x), chunk)]) if len(x) else \
-            np.zeros((0, self.layers[-1].W.shape[1]), dtype=self.dtype)
-
     def state(self) -> dict[str, np.ndarray]:
         """A copy of the parameters (for restoring the best epoch, saving model.npz)."""
         return {k: v.copy() for k, v in self.params.items()}

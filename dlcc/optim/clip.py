@@ -12,8 +12,8 @@ def clip_grad_norm(grads: dict[str, np.ndarray], max_norm: float) -> float:
         if norm > max_norm:  g *= max_norm / norm   for every g (in place)
 
     Scaling every array by the same factor keeps the direction of the full gradient; only
-    the step length shrinks. Returns the norm before clipping (the trainer logs it; a
-    non-finite value means training diverged).
+    the step length shrinks. Returns the global norm before clipping (inf or NaN once the
+    gradients have diverged); a caller that only wants the clipping may ignore it.
     """
     norm = math.sqrt(sum(float(np.sum(g * g)) for g in grads.values()))
     if norm > max_norm:

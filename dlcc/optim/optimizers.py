@@ -9,8 +9,6 @@ checkpoint can be saved with `numpy.savez` and read back without pickles.
 
 import numpy as np
 
-from dlcc.errors import ConfigError
-
 
 class Optimizer:
     """Base class: a learning rate `lr` plus named state arrays per parameter.
@@ -197,9 +195,8 @@ OPTIMIZERS = {"sgd": SGD, "adagrad": AdaGrad, "rmsprop": RMSProp, "adam": Adam}
 
 
 def build_optimizer(cfg) -> Optimizer:
-    """The optimizer named by `cfg.name`, built from cfg's other fields (the constructor arguments)."""
-    if cfg.name not in OPTIMIZERS:
-        raise ConfigError(
-            f"optimizer.name: unknown optimizer {cfg.name!r}; choose one of: {', '.join(OPTIMIZERS)}"
-        )
+    """The optimizer named by `cfg.name`, built from cfg's other fields (the constructor arguments).
+
+    The config schema only accepts names in OPTIMIZERS, so the lookup cannot miss.
+    """
     return OPTIMIZERS[cfg.name](**cfg.model_dump(exclude={"name"}))
