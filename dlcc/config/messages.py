@@ -1,0 +1,82 @@
+"""Error messages: a pydantic ValidationError becomes dlcc's one-line-per-problem text.
+
+Each line reads `source: key.path: what is wrong (got VALUE)`, with the path as the user wrote
+it (no pydantic branch labels) and a "did you mean" hint for a misspelt key.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from dlcc.config.schema import VARIANTS, Config
+
+# Prefixes of the labels pydantic gives the branches of a plain union (`literal['full']`, ...).
+_TYPE_LABELS = ("function-", "literal[", "constrained-", "list[", "dict[", "union[", "nullable[")
+
+
+def did_you_mean(word: str, choices) -> str:
+    """`; did you mean 'X'?` for the closest of `choices`, or "" if none is close."""
+    hint = difflib.get_close_matches(word, choices, n=1)
+    return f"; did you mean '{hint[0]}'?" if hint else ""
+
+
+def format_errors(exc: ValidationError, source: str) -> str:
+    """One line per problem: `source: key.path: what is wrong (got VALUE)`."""
+    lines = []
+    for err in exc.errors(include_url=False):
+        loc = _user_path(err["loc"])
+        path = ".".join(loc) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden" and loc:
+            msg = "unknown key" + did_you_mean(loc[-1], sorted(_all_field_names()))
+        elif err["type"] not in ("missing",) and "input" in err and not isinstance(err["input"], (dict, list)):
+            msg += f" (got {err['input']!r})"
+        lines.append(f"{source}: {path}: {msg}")
+    # pydantic reports one error per union branch for `int | "full"`; keep the lines unique.
+    return "\n".join(dict.fromkeys(lines))
+
+
+def _user_path(loc: tuple) -> list[str]:
+    """The key path a user wrote, without pydantic's union-branch labels.
+
+    Pydantic adds a label for the branch it tried: the tag of a discriminated union
+    (`optimizer.sgd.lr`), or a type name for a plain union (`batch_size.int`,
+    `batch_size.literal['full']`, `init.InitSpec`). Field names are never such labels.
+    """
+    path: list[str] = []
+    for part in loc:
+        text = str(part)
+        if path and path[-1] in ("optimizer", "schedule") and text in VARIANTS:
+            continue
+        if text[:1].isupper() or text.startswith(_TYPE_LABELS) or text in ("int", "float", "str", "bool"):
+            continue
+        path.append(text)
+    return path
+
+
+def _all_field_names(model: type[BaseModel] = Config, seen: set | None = None) -> set[str]:
+    """Every key the schema knows, for 'did you mean' hints on misspelt keys."""
+    seen = set() if seen is None else seen
+    if model in seen:
+        return set()
+    seen.add(model)
+    names = set(model.model_fields)
+    for field in model.model_fields.values():
+        for sub in _models_in(field.annotation):
+            names |= _all_field_names(sub, seen)
+    return names
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models inside a field's type (through unions, Optional and Annotated)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    found = []
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found += _models_in(arg)
+    for meta in getattr(annotation, "__metadata__", ()) or ():
+        found += _models_in(meta)
+    return found

@@ -1,0 +1,94 @@
+"""`--set KEY=VALUE`: overrides applied to the raw YAML document before it is validated.
+
+KEY is a dotted path with list indices as numbers (`model.layers.0.units`); VALUE is parsed as a
+YAML scalar (`0.05`, `true`, `null`, `full`). A path must exist in the *resolved* config, so users
+can set keys they left at their defaults while typos are still caught.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+
+from dlcc.config.messages import did_you_mean
+from dlcc.config.schema import VARIANTS, Config, InitSpec
+from dlcc.config.yamlio import to_dict, yaml_load
+from dlcc.errors import ConfigError
+
+# Every field of any optimizer, schedule or initializer variant: after `--set schedule.name=step`
+# the resolved config still shows the old variant's keys, so `schedule.step_size` must be allowed.
+_VARIANT_FIELDS = {name for model in (*VARIANTS.values(), InitSpec) for name in model.model_fields}
+
+
+def apply_overrides(raw: dict, resolved: Config, overrides, source: str) -> dict:
+    """A copy of `raw` with each `KEY=VALUE` applied; a path must exist in `resolved`."""
+    raw = copy.deepcopy(raw)
+    full = to_dict(resolved)
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set optimizer.lr=0.05")
+        try:
+            value = yaml_load(text)
+        except yaml.YAMLError:
+            raise ConfigError(f"--set {key}: cannot parse value {text!r} as a YAML scalar") from None
+        parts = key.split(".")
+        node, known = raw, full
+        for depth, part in enumerate(parts):
+            here = ".".join(parts[: depth + 1])
+            index: Any = part
+            if isinstance(known, list):
+                if not part.isdigit() or int(part) >= len(known):
+                    raise ConfigError(f"--set {key}: '{here}' is not an index of a {len(known)}-item list")
+                index = int(part)
+            elif isinstance(known, dict) and part in known:
+                pass
+            elif isinstance(known, dict) and "name" in known and part in _VARIANT_FIELDS:
+                pass  # a field of another variant (--set schedule.name=step --set schedule.step_size=2)
+            elif isinstance(known, str) and depth > 0:
+                known = {"name": known}  # an initializer given by name: its parameters may be set
+                if part not in ("std", "limit", "value"):
+                    raise ConfigError(_unknown_path(key, here, list(known)))
+            elif known is None and depth > 0:
+                known = {}  # a section left null (e.g. training.early_stopping): let the schema judge
+            else:
+                choices = list(known) if isinstance(known, dict) else []
+                raise ConfigError(_unknown_path(key, here, choices))
+            last = depth == len(parts) - 1
+            if last:
+                node[index] = value
+                if parts[:-1] in (["optimizer"], ["schedule"]) and value in VARIANTS:
+                    _drop_foreign_fields(node, VARIANTS[value])
+                break
+            child = node[index] if _has(node, index) else None
+            if isinstance(child, str):
+                child = {"name": child}
+            elif child is None:
+                child = {}
+            elif isinstance(child, list) and isinstance(known[index], list):
+                child = list(child)
+            node[index] = child
+            node, known = child, (known[index] if isinstance(known, (list, dict)) and _has(known, index) else None)
+    return raw
+
+
+def _drop_foreign_fields(section: dict, model: type[BaseModel]) -> None:
+    """Switching `optimizer.name` (or `schedule.name`) drops the old variant's own keys, so that
+    `--set optimizer.name=adam` works on a saved config that spells out `momentum: 0.0`."""
+    for key in [k for k in section if k not in model.model_fields]:
+        del section[key]
+
+
+def _has(container: Any, index: Any) -> bool:
+    if isinstance(container, list):
+        return isinstance(index, int) and index < len(container)
+    return isinstance(container, dict) and index in container
+
+
+def _unknown_path(key: str, here: str, choices: list[str]) -> str:
+    maybe = did_you_mean(here.rsplit(".", 1)[-1], choices)
+    allowed = f" (allowed here: {', '.join(map(str, choices))})" if choices else ""
+    return f"--set {key}: unknown config key '{here}'{maybe}{allowed}"
