@@ -1,3 +1,30 @@
-"""dlcc: train and compare small neural networks from YAML configs, every formula in NumPy."""
+"""dlcc: train and compare small neural networks from YAML configs, every formula in NumPy.
 
-__version__ = "0.1.0"
+    import dlcc
+    run = dlcc.train("configs/spirals.yaml", overrides={"training.epochs": 20})
+    run.summary, run.metrics, run.predict(x), run.evaluate("test"), run.plot("curves")
+
+The API lives in dlcc.api (see docs/python.md); it is imported on first use, so that
+`import dlcc` and `dlcc --help` stay fast.
+"""
+
+from dlcc.errors import ConfigError, DataError, DivergedError, DlccError, InterruptedRun, RunError
+from dlcc.version import __version__
+
+_API = ("train", "train_config", "resume", "load", "load_config", "list_runs", "compare", "plot",
+        "gradcheck", "Run")
+
+__all__ = ["__version__", "ConfigError", "DataError", "DivergedError", "DlccError", "InterruptedRun",
+           "RunError", *_API]
+
+
+def __getattr__(name: str):
+    if name in _API:
+        from dlcc import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'dlcc' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -15,12 +15,39 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from typer.core import TyperGroup
 
-from dlcc import __version__
 from dlcc.errors import DlccError
+from dlcc.version import __version__
+
+
+def _err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+class _Commands(TyperGroup):
+    """The one place that turns dlcc's errors into messages and exit codes, for every command."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except DlccError as exc:
+            if os.environ.get("DLCC_DEBUG"):
+                import traceback
+
+                traceback.print_exception(exc)
+            if getattr(exc, "run_dir", None) is not None:
+                _err(f"run folder: {exc.run_dir} (status: diverged)")
+            _err(str(exc) if exc.exit_code == 130 else f"error: {exc}")
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            _err("interrupted")
+            raise typer.Exit(130) from None
+
 
 app = typer.Typer(
     name="dlcc",
+    cls=_Commands,
     help="Train and compare small neural networks from YAML configs; every formula is in NumPy.",
     context_settings={"help_option_names": ["-h", "--help"]},
     no_args_is_help=True,
@@ -35,19 +62,6 @@ SetOpt = Annotated[
                  help="Override a config value by dotted path, e.g. --set optimizer.lr=0.05 "
                       "--set model.layers.0.units=200. Repeatable."),
 ]
-
-
-def _err(message: str) -> None:
-    typer.echo(message, err=True)
-
-
-def _fail(exc: DlccError) -> typer.Exit:
-    if os.environ.get("DLCC_DEBUG"):
-        import traceback
-
-        traceback.print_exception(exc)
-    _err(str(exc) if exc.exit_code == 130 else f"error: {exc}")
-    return typer.Exit(exc.exit_code)
 
 
 def _version(value: bool) -> None:
@@ -97,7 +111,7 @@ def train(
 
       dlcc train --resume runs/mnist-mlp-20261124-101500
     """
-    from dlcc import config as config_mod
+    from dlcc import api
 
     if resume is not None:
         if configs or set_ or name is not None or seed is not None:
@@ -110,77 +124,47 @@ def train(
         _err("error: give a CONFIG.yaml to train (e.g. dlcc train configs/spirals.yaml), or --resume RUN_DIR")
         raise typer.Exit(2)
 
-    overrides = list(set_ or [])
-    if name is not None:
-        overrides.append(f"name={name}")
-    if seed is not None:
-        overrides.append(f"seed={seed}")
+    cfgs = [api.load_config(path, set_, name=name, seed=seed) for path in configs]  # all checked up front
     results = []
-    try:
-        cfgs = [config_mod.load(path, overrides) for path in configs]  # every config checked up front
-        for i, cfg in enumerate(cfgs):
-            if len(cfgs) > 1 and not (quiet or json_out):
-                _err(f"[{i + 1}/{len(cfgs)}] {configs[i]}")
-            run_dir, summary = _train(cfg, runs_dir, quiet or json_out)
-            results.append({**summary, "run_dir": str(run_dir)})
-            if not json_out:
-                from dlcc.report.tables import print_summary
+    for i, cfg in enumerate(cfgs):
+        if len(cfgs) > 1 and not (quiet or json_out):
+            _err(f"[{i + 1}/{len(cfgs)}] {configs[i]}")
+        run = api.train_config(cfg, runs_dir, progress=not (quiet or json_out))
+        results.append({**run.summary.to_json(), "run_dir": str(run.path)})
+        if not json_out:
+            from dlcc.report.tables import print_summary
 
-                print_summary(run_dir, summary)
-            for warning in summary.get("warnings", []):
-                _err(f"warning: {warning}")
-    except DlccError as exc:
-        run_dir = getattr(exc, "run_dir", None)
-        if run_dir is not None:
-            _err(f"run folder: {run_dir} (status: diverged)")
-        raise _fail(exc) from None
-    except KeyboardInterrupt:
-        _err("interrupted")
-        raise typer.Exit(130) from None
+            print_summary(run.path, run.summary)
+        for warning in run.summary.warnings:
+            _err(f"warning: {warning}")
     if json_out:
-        typer.echo(json.dumps(results[0] if len(results) == 1 else results, indent=2))
+        _print_json(results[0] if len(results) == 1 else results)
 
 
 def _resume(run_dir: Path, quiet: bool, json_out: bool) -> None:
-    from dlcc.train.run import resume as resume_run
+    from dlcc import api
+    from dlcc.errors import RunError
+    from dlcc.runs.folder import FINISHED, read_summary
 
-    reporter = None
-    if not quiet:
-        from dlcc.report.progress import RichReporter
-
-        reporter = RichReporter()
     try:
-        run_dir, summary, finished = resume_run(run_dir, reporter)
-    except DlccError as exc:
-        raise _fail(exc) from None
-    except KeyboardInterrupt:
-        _err("interrupted")
-        raise typer.Exit(130) from None
-    finally:
-        if reporter is not None:
-            reporter.close()
-    if finished and not json_out:
-        _err(f"{run_dir} already finished (status: {summary['status']}); nothing to resume")
+        finished = read_summary(run_dir).status in FINISHED
+    except RunError:
+        finished = False  # resume says what is wrong with the folder
+    run = api.resume(run_dir, progress=not quiet)
     if json_out:
-        typer.echo(json.dumps({**summary, "run_dir": str(run_dir)}, indent=2))
-    elif not finished:
+        _print_json({**run.summary.to_json(), "run_dir": str(run.path)})
+    elif finished:
+        _err(f"{run.path} already finished (status: {run.status}); nothing to resume")
+    else:
         from dlcc.report.tables import print_summary
 
-        print_summary(run_dir, summary)
+        print_summary(run.path, run.summary)
 
 
-def _train(cfg, runs_dir: Path, quiet: bool):
-    from dlcc.train.run import train as train_run
+def _print_json(data) -> None:
+    from dlcc.runs.folder import dumps
 
-    if quiet:
-        return train_run(cfg, runs_dir)
-    from dlcc.report.progress import RichReporter
-
-    reporter = RichReporter()
-    try:
-        return train_run(cfg, runs_dir, reporter)
-    finally:
-        reporter.close()
+    typer.echo(dumps(data))
 
 
 @app.command()
@@ -194,13 +178,10 @@ def validate(
 
       dlcc validate configs/spirals.yaml --set optimizer.name=adam
     """
+    from dlcc import api
     from dlcc import config as config_mod
 
-    try:
-        cfg = config_mod.load(config, list(set_ or []))
-    except DlccError as exc:
-        raise _fail(exc) from None
-    typer.echo(config_mod.to_yaml(cfg), nl=False)
+    typer.echo(config_mod.to_yaml(api.load_config(config, set_)), nl=False)
 
 
 
@@ -222,13 +203,13 @@ RunDirsArg = Annotated[list[Path], typer.Argument(metavar="RUN_DIR", help="Run f
                                                   show_default=False)]
 
 
-def _read_runs(paths: list[Path]) -> list:
-    """Read every run folder, warn about partial ones on stderr; the first unusable one fails."""
-    from dlcc.runs.read import read
+def _load_runs(paths: list[Path]) -> list:
+    """Load every run folder, warn about partial ones on stderr; the first unusable one fails."""
+    from dlcc import api
 
-    runs = [read(p) for p in paths]
+    runs = [api.load(p) for p in paths]
     for run in runs:
-        for note in run.notes:
+        for note in run.folder.notes:
             _err(f"note: {run.path}: {note}")
     return runs
 
@@ -251,13 +232,9 @@ def eval_(
 
       dlcc eval runs/spirals-20261124-101500 --split val --json
     """
-    from dlcc.runs.evaluate import evaluate_split, write_eval_json
-    from dlcc.runs.model import load_model
+    from dlcc.runs.evaluate import write_eval_json
 
-    try:
-        result = evaluate_split(load_model(_read_runs([run_dir])[0]), split.value)
-    except DlccError as exc:
-        raise _fail(exc) from None
+    result = _load_runs([run_dir])[0].evaluate(split.value)
     try:
         write_eval_json(run_dir, result)
     except OSError as exc:
@@ -267,9 +244,7 @@ def eval_(
         _err(f"warning: differs from what training recorded ({rec['source']}: loss {rec['loss']}, "
              f"accuracy {rec['accuracy']}); the data or dlcc changed since training")
     if json_out:
-        from dlcc.runs.store import dumps
-
-        typer.echo(dumps(result))
+        _print_json(result)
     else:
         from dlcc.report.tables import print_eval
 
@@ -292,19 +267,14 @@ def runs(
 
       dlcc runs experiments/ --json
     """
-    from dlcc.runs.listing import list_runs
+    from dlcc import api
 
-    try:
-        rows = list_runs(runs_dir)
-    except DlccError as exc:
-        raise _fail(exc) from None
+    rows = api.list_runs(runs_dir)
     for row in rows:
         if row["error"] is not None:
             _err(f"unreadable: {row['error']}")
     if json_out:
-        from dlcc.runs.store import dumps
-
-        typer.echo(dumps(rows))
+        _print_json(rows)
     else:
         from dlcc.report.tables import print_runs
 
@@ -333,24 +303,19 @@ def compare(
 
       dlcc compare runs/a runs/b --json
     """
+    from dlcc import api
     from dlcc.errors import RunError
-    from dlcc.runs.compare import compare as compare_runs
-    from dlcc.runs.compare import to_json
 
-    try:
-        if len(run_dirs) < 2:
-            raise RunError("compare needs two or more run folders; for one run use `dlcc eval` or `dlcc plot`")
-        comparison = compare_runs(_read_runs(run_dirs), metric)
-        if plot is not None:
-            from dlcc.report import plots
+    if len(run_dirs) < 2:
+        raise RunError("compare needs two or more run folders; for one run use `dlcc eval` or `dlcc plot`")
+    runs_ = _load_runs(run_dirs)
+    comparison = api.compare(runs_, metric)
+    if plot is not None:
+        from dlcc.report import plots
 
-            _err(f"wrote {plots.curves(comparison.runs, plot, comparison.groups)}")
-    except DlccError as exc:
-        raise _fail(exc) from None
+        _err(f"wrote {plots.save(api.plot(runs_, 'curves', comparison.groups), plot)}")
     if json_out:
-        from dlcc.runs.store import dumps
-
-        typer.echo(dumps(to_json(comparison)))
+        _print_json(comparison.to_json())
     else:
         from dlcc.report.compare import print_comparison
 
@@ -378,31 +343,12 @@ def plot(
 
       dlcc plot runs/spirals-20261124-101500 --kind boundary --out boundary.png
     """
-    if out is None:
-        out = (run_dirs[0] if len(run_dirs) == 1 else Path(".")) / f"{kind.value}.png"
-    try:
-        written = _plot(_read_runs(run_dirs), kind, out)
-    except DlccError as exc:
-        raise _fail(exc) from None
-    typer.echo(f"wrote {written}")
-
-
-def _plot(runs_: list, kind: PlotKind, out: Path) -> Path:
-    from dlcc.errors import RunError
+    from dlcc import api
     from dlcc.report import plots
 
-    if kind is PlotKind.curves:
-        return plots.curves(runs_, out)
-    if kind is PlotKind.gradients:
-        for run in runs_:
-            if not any(c.startswith("grad_norm_") for c in run.columns):
-                raise RunError(f"{run.path}: no gradient norms in metrics.csv; train with "
-                               "--set diagnostics.gradient_norms=true to record them")
-        return plots.gradients(runs_, out)
-    from dlcc.runs.boundary import surface
-    from dlcc.runs.model import load_model
-
-    return plots.boundary([surface(load_model(run)) for run in runs_], [run.label for run in runs_], out)
+    if out is None:
+        out = (run_dirs[0] if len(run_dirs) == 1 else Path(".")) / f"{kind.value}.png"
+    typer.echo(f"wrote {plots.save(api.plot(_load_runs(run_dirs), kind.value), out)}")
 
 
 @app.command()
@@ -466,10 +412,7 @@ def data_import(
     """
     from dlcc.data.install import install
 
-    try:
-        installed = install(name, paths[0] if len(paths) == 1 else paths)
-    except DlccError as exc:
-        raise _fail(exc) from None
+    installed = install(name, paths[0] if len(paths) == 1 else paths)
     typer.echo(f"{name}: {len(installed)} files verified (SHA-256) and installed in {installed[0].parent}")
 
 
@@ -497,11 +440,8 @@ def data_download(
     from dlcc.data.download import download
     from dlcc.report.download import RichDownload
 
-    try:
-        with RichDownload() as reporter:
-            sources = download(name, mirror, reporter)
-    except DlccError as exc:
-        raise _fail(exc) from None
+    with RichDownload() as reporter:
+        sources = download(name, mirror, reporter)
     folder = cache_dir() / name
     if sources:
         typer.echo(f"{name}: {len(sources)} file(s) downloaded, verified (SHA-256) and installed in {folder}")
@@ -528,15 +468,11 @@ def gradcheck(
 
       dlcc gradcheck configs/unstable/sigmoid-4.yaml
     """
-    from dlcc import config as config_mod
+    from dlcc import api
     from dlcc.nn import gradcheck as gc
 
     tolerance = gc.DEFAULT_TOLERANCE if tolerance is None else tolerance
-    try:
-        cfg = config_mod.load(config, list(set_ or []))
-        results = gc.run(cfg, batch, max_elements)
-    except DlccError as exc:
-        raise _fail(exc) from None
+    results = api.gradcheck(config, overrides=set_, batch=batch, max_elements=max_elements)
     failed = [r.name for r in results if not r.rel_error <= tolerance]
     if json_out:
         typer.echo(json.dumps({"config": str(config), "tolerance": tolerance, "passed": not failed,

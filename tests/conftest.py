@@ -69,3 +69,11 @@ def write_config(tmp_path):
         return path
 
     return write
+
+
+def train(cfg, runs_dir: Path) -> tuple[Path, dict]:
+    """Train a validated config through the public API, quietly: (run folder, summary.json as a dict)."""
+    import dlcc
+
+    run = dlcc.train_config(cfg, runs_dir, progress=False)
+    return run.path, run.summary.to_json()

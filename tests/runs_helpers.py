@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from dlcc import config
 from dlcc.cli import app
-from dlcc.train.run import train
+from tests.conftest import train
 from tests.conftest import TINY
 
 runner = CliRunner()

@@ -14,7 +14,7 @@ from dlcc.cli import app
 from dlcc.nn import Network
 from dlcc.nn.activations import Sigmoid
 from dlcc.train import diagnostics
-from dlcc.train.run import train
+from tests.conftest import train
 from tests.conftest import ROOT, mnist_dir, needs_mnist
 
 runner = CliRunner()

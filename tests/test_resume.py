@@ -17,7 +17,7 @@ import yaml
 from typer.testing import CliRunner
 
 from dlcc.cli import app
-from dlcc.runs.store import create_run_dir
+from dlcc.runs.folder import create_run_dir
 from tests.conftest import ROOT
 
 runner = CliRunner()
@@ -130,7 +130,7 @@ def test_resume_refuses_overrides(tiny_raw, write_config, tmp_path):
 @pytest.mark.parametrize(
     "damage, message",
     [
-        (lambda d: (d / "summary.json").write_text(""), "summary.json: unreadable or not valid JSON"),
+        (lambda d: (d / "summary.json").write_text(""), "summary.json: the file is empty"),
         (lambda d: (d / "summary.json").write_text("[1, 2]"), "summary.json: expected a JSON object"),
         (lambda d: (d / "checkpoint.npz").write_bytes((d / "checkpoint.npz").read_bytes()[:100]),
          "checkpoint.npz: the checkpoint is damaged"),

@@ -31,8 +31,8 @@ def test_a_complete_run_reads_back(run_dir):
     assert [r["epoch"] for r in run.rows] == [0, 1, 2, 3]
     assert run.columns[:7] == ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds")
     assert run.rows[0]["train_loss"] is None  # epoch 0: the untrained network, no training cells
-    best = run.summary["best_epoch"]
-    assert run.rows[best]["val_loss"] == run.summary["best"]["val_loss"]  # floats round-trip exactly
+    best = run.summary.best_epoch
+    assert run.rows[best]["val_loss"] == run.summary.best["val_loss"]  # floats round-trip exactly
     assert run.last_epoch == run.model_epoch == run.planned_epochs == 3
 
 

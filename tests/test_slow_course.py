@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dlcc import config
-from dlcc.train.run import train
+from tests.conftest import train
 from tests.conftest import ROOT, mnist_dir, needs_mnist
 
 COURSE = ROOT / "configs" / "course"

@@ -11,7 +11,7 @@ import csv
 import pytest
 
 from dlcc import config
-from dlcc.train.run import train
+from tests.conftest import train
 from tests.conftest import ROOT, mnist_dir, needs_mnist
 
 pytestmark = [pytest.mark.slow, needs_mnist]

@@ -11,9 +11,10 @@ import pytest
 
 from dlcc import config
 from dlcc.nn import Network
-from dlcc.train.ensemble import Ensemble
-from dlcc.train.metrics import evaluate
-from dlcc.train.run import prepare, train
+from dlcc.nn.ensemble import Ensemble
+from dlcc.nn.metrics import evaluate
+from dlcc.build import prepare
+from tests.conftest import train
 from tests.conftest import ROOT
 
 SPIRALS = ROOT / "configs" / "spirals.yaml"

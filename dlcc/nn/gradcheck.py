@@ -82,15 +82,3 @@ def check_network(net, x: np.ndarray, y: np.ndarray, rng: np.random.Generator,
         results.append(ParamCheck(name, theta.shape, len(idx), err, float(np.linalg.norm(analytic[name]))))
     return results
 
-
-def run(cfg, batch: int = 8, max_elements: int = 200) -> list[ParamCheck]:
-    """Gradient-check the network and loss of a config, in float64, on `batch` training examples."""
-    from dlcc.nn.network import Network
-    from dlcc.train.run import prepare
-
-    cfg = cfg.model_copy(update={"precision": "float64"})
-    _, arrays = prepare(cfg)
-    x, y = arrays["train"]
-    rng = np.random.default_rng(cfg.seed)
-    net = Network.from_config(cfg, x.shape[1], rng)
-    return check_network(net, x[:batch], y[:batch], rng, max_elements)

@@ -1,23 +1,32 @@
-"""Loss and accuracy of a network on a split, evaluated in chunks (bounded memory)."""
+"""From network outputs to classes, and a network's loss and accuracy on a split.
+
+One rule turns outputs into classes everywhere (training accuracy, eval, confusion matrices,
+decision boundaries, predictions):
+
+    one output unit (sigmoid, binary):  class = 1 if a > 0.5 else 0
+    several output units:               class = argmax_k a_k
+
+Targets are classes by the same rule (one-hot rows, or a single 0/1 column).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 
+def predicted_classes(a: np.ndarray) -> np.ndarray:
+    """Class index per row of outputs (or of targets): a > 0.5 for one unit, else argmax."""
+    return (a[:, 0] > 0.5).astype(np.intp) if a.shape[1] == 1 else a.argmax(axis=1)
+
+
 def n_correct(a: np.ndarray, y: np.ndarray) -> int:
-    """How many rows have the predicted class equal to the target class.
-
-    One output unit (binary, sigmoid): predicted class is a > 0.5. Several: argmax over units.
-    """
-    if a.shape[1] == 1:
-        return int(np.count_nonzero((a[:, 0] > 0.5) == (y[:, 0] > 0.5)))
-    return int(np.count_nonzero(a.argmax(axis=1) == y.argmax(axis=1)))
+    """How many rows have the predicted class equal to the target class."""
+    return int(np.count_nonzero(predicted_classes(a) == predicted_classes(y)))
 
 
-def accuracy(a: np.ndarray, y: np.ndarray) -> float:
-    """Fraction of rows where the predicted class equals the target class (see n_correct)."""
-    return n_correct(a, y) / len(a)
+def predict(net, x: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    """The outputs of a network or an ensemble for many examples, `chunk` at a time (bounded memory)."""
+    return np.concatenate([net.forward(x[i:i + chunk], training=False) for i in range(0, len(x), chunk)])
 
 
 def evaluate(net, x: np.ndarray, y: np.ndarray, classification: bool, chunk: int = 8192) -> dict:

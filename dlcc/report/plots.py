@@ -1,4 +1,7 @@
-"""PNG figures with matplotlib (Agg backend, imported inside each function so `dlcc --help` stays fast).
+"""Figures with matplotlib, imported inside each function so `dlcc --help` stays fast.
+
+Each function returns a matplotlib Figure built without pyplot (no global state, no backend
+switch, so it also shows inline in a notebook); `save(fig, out)` writes it (PNG by default).
 
     curves     train (dashed) and validation (solid) loss and accuracy by epoch, one colour per run;
                runs that differ only in seed: their mean as a thick line, +- one std shaded
@@ -16,19 +19,23 @@ from dlcc.runs.compare import aligned, curve, group_curve
 DPI = 90
 
 
-def _pyplot():
+def _figure(**kwargs):
+    """A new Figure, or a DlccError saying how to install matplotlib."""
     try:
-        import matplotlib
+        from matplotlib.figure import Figure
     except ImportError:
         raise DlccError("plots need matplotlib: pip install matplotlib (or pip install -e \".[plot]\")") from None
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure(**kwargs)
 
 
-def _save(fig, out: Path) -> Path:
+def _colors() -> list:
+    import matplotlib
+
+    return matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
+
+
+def save(fig, out: Path) -> Path:
+    """Write `fig` to `out` (PNG unless the suffix names another format matplotlib writes)."""
     out = Path(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -39,20 +46,18 @@ def _save(fig, out: Path) -> Path:
         raise DlccError(f"{out}: cannot write the image: {exc.strerror or exc}") from None
     except ValueError as exc:  # an extension matplotlib has no writer for
         raise DlccError(f"{out}: {exc}") from None
-    finally:
-        _pyplot().close(fig)
     return out
 
 
-def curves(runs, out: Path, groups=()) -> Path:
+def curves(runs, groups=()):
     """Loss (log scale when positive) and, for classification, accuracy by epoch."""
-    plt = _pyplot()
     has_acc = any(curve(run, m) for run in runs for m in ("train_accuracy", "val_accuracy"))
     panels = [("loss", "train_loss", "val_loss")]
     if has_acc:
         panels.append(("accuracy", "train_accuracy", "val_accuracy"))
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig = _figure(figsize=(5 * len(panels), 3.6))
+    axes = fig.subplots(1, len(panels), squeeze=False)
+    colors = _colors()
     grouped = {i for g in groups for i in g.members}
     # One colour per series: each run outside a seed group, then each group.
     series = [(run.label if len(runs) == 1 else f"#{i + 1} {run.label}", (i,))
@@ -78,7 +83,7 @@ def curves(runs, out: Path, groups=()) -> Path:
         ax.grid(alpha=0.3)
     axes[0][-1].legend(fontsize=8, loc="best")
     fig.tight_layout()
-    return _save(fig, out)
+    return fig
 
 
 def _band(ax, epochs, mean, std, member_values, color) -> None:
@@ -93,10 +98,10 @@ def _band(ax, epochs, mean, std, member_values, color) -> None:
         ax.fill_between(e, lo, hi, color=color, alpha=0.2, linewidth=0)
 
 
-def gradients(runs, out: Path) -> Path:
+def gradients(runs):
     """grad_norm_1..L by epoch, log scale; early layers far below late ones = vanishing gradients."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, len(runs), figsize=(4.6 * len(runs), 3.6), squeeze=False, sharey=True)
+    fig = _figure(figsize=(4.6 * len(runs), 3.6))
+    axes = fig.subplots(1, len(runs), squeeze=False, sharey=True)
     for ax, run in zip(axes[0], runs):
         layers = [c for c in run.columns if c.startswith("grad_norm_")]
         for col in layers:
@@ -110,25 +115,27 @@ def gradients(runs, out: Path) -> Path:
     axes[0][0].set_ylabel("||dC/db|| (gradient norm)")
     fig.suptitle("gradient norm per layer (layers numbered from the input)", fontsize=11)
     fig.tight_layout()
-    return _save(fig, out)
+    return fig
 
 
-def boundary(surfaces: list, labels: list[str], out: Path) -> Path:
+def boundary(surfaces: list, labels: list[str]):
     """One panel per run: decision regions with the data, or the fitted curve over the data."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, len(surfaces), figsize=(4.2 * len(surfaces), 4), squeeze=False)
+    fig = _figure(figsize=(4.2 * len(surfaces), 4))
+    axes = fig.subplots(1, len(surfaces), squeeze=False)
     for ax, s, label in zip(axes[0], surfaces, labels):
         if s.kind == "regions":
-            _regions(ax, s, plt)
+            _regions(ax, s)
         else:
             _function(ax, s)
         ax.set_title(label, fontsize=10)
     fig.tight_layout()
-    return _save(fig, out)
+    return fig
 
 
-def _regions(ax, s, plt) -> None:
-    cmap = plt.get_cmap("tab10")
+def _regions(ax, s) -> None:
+    import matplotlib
+
+    cmap = matplotlib.colormaps["tab10"]
     levels = [k - 0.5 for k in range(s.classes + 1)]
     colors = [cmap(k % 10) for k in range(s.classes)]
     ax.contourf(*s.axes, s.values, levels=levels, colors=colors, alpha=0.25)

@@ -18,24 +18,25 @@ def _num(value) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
-def print_summary(run_dir: Path, summary: dict, console: Console | None = None) -> None:
-    """The end-of-training report: status, best epoch, test metrics, where the run lives."""
+def print_summary(run_dir: Path, summary, console: Console | None = None) -> None:
+    """The end-of-training report (a runs.folder.Summary): status, best epoch, test metrics, where
+    the run lives."""
     console = console or Console()
-    table = Table(show_header=True, header_style="bold", title=f"{summary['name']} ({summary['status']})")
+    table = Table(show_header=True, header_style="bold", title=f"{summary.name} ({summary.status})")
     for col in ("", "loss", "accuracy"):
         table.add_column(col, justify="right" if col else "left")
-    best = summary.get("best") or {}
+    best = summary.best or {}
     if best:
         table.add_row(f"train (epoch {best['epoch']})", _num(best.get("train_loss")), _pct(best.get("train_accuracy")))
         if best.get("val_loss") is not None:
             table.add_row(f"validation (epoch {best['epoch']})", _num(best["val_loss"]), _pct(best.get("val_accuracy")))
-    test = summary.get("test")
+    test = summary.test
     if test:
         table.add_row("test (final model)", _num(test["loss"]), _pct(test.get("accuracy")))
     console.print(table)
-    if summary.get("stop_reason"):
-        console.print(f"stopped early: {summary['stop_reason']}", highlight=False)
-    console.print(f"{summary['epochs_completed']} epochs in {summary['seconds']:.1f}s -> {run_dir}", highlight=False)
+    if summary.stop_reason:
+        console.print(f"stopped early: {summary.stop_reason}", highlight=False)
+    console.print(f"{summary.epochs_completed} epochs in {summary.seconds:.1f}s -> {run_dir}", highlight=False)
 
 
 def fmt_metric(metric: str, value) -> str:
@@ -90,20 +91,15 @@ def print_runs(rows: list[dict], runs_dir: Path, console: Console | None = None)
             continue
         epochs = f"{r['epochs']}/{r['planned_epochs']}" if r["planned_epochs"] else str(r["epochs"])
         best = r["best_val"]
-        best_cell = _metric_cell(best["metric"], best["value"])
+        best_cell = fmt_metric(best["metric"], best["value"])
         test = r["test"] or {}
-        test_cell = _metric_cell("test_accuracy" if r["task"] == "classification" else "test_loss",
+        test_cell = fmt_metric("test_accuracy" if r["task"] == "classification" else "test_loss",
                                  test.get("accuracy" if r["task"] == "classification" else "loss"))
         table.add_row(escape(r["run"]), *dataset, status, epochs, best_cell, test_cell, fmt_seconds(r["seconds"]))
     console.print(table)
     if any(r["task"] == "regression" for r in rows):
         console.print("best val and test: accuracy (%) for classification, loss for regression", style="dim",
                       highlight=False)
-
-
-def _metric_cell(metric: str, value) -> str:
-    """An accuracy as a percentage, a loss (regression runs) as a plain number."""
-    return fmt_metric(metric, value)
 
 
 def print_eval(result: dict, console: Console | None = None) -> None:

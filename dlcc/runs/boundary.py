@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlcc.errors import RunError
-from dlcc.runs.evaluate import predicted_classes
-from dlcc.runs.model import Model, predict
+from dlcc.nn.metrics import predict, predicted_classes
+from dlcc.runs.model import Model
 
 GRID = 300
 MARGIN = 0.1  # of the data's range, on each side
@@ -35,7 +35,7 @@ class Surface:
 def surface(model: Model, resolution: int = GRID) -> Surface:
     """The network's output over the data's bounding box; RunError when the inputs are not 1-D/2-D."""
     d = model.arrays["train"][0].shape[1]
-    points = {split: (_raw(model, xy[0]), _targets(model, xy[1])) for split, xy in model.arrays.items() if xy}
+    points = {split: (model.raw(xy[0]), _targets(model, xy[1])) for split, xy in model.arrays.items() if xy}
     everything = np.concatenate([x for x, _ in points.values()])
     low, high = everything.min(axis=0), everything.max(axis=0)
     pad = (high - low) * MARGIN + 1e-9
@@ -43,24 +43,14 @@ def surface(model: Model, resolution: int = GRID) -> Surface:
     if model.classification and d == 2:
         xx, yy = np.meshgrid(*lines)
         grid = np.column_stack([xx.ravel(), yy.ravel()])
-        classes = predicted_classes(predict(model.net, _normalized(model, grid)))
+        classes = predicted_classes(predict(model.net, model.inputs(grid)))
         return Surface("regions", (lines[0], lines[1]), classes.reshape(xx.shape), points, model.splits.classes)
     if not model.classification and d == 1:
-        values = predict(model.net, _normalized(model, lines[0][:, None]))
+        values = predict(model.net, model.inputs(lines[0][:, None]))
         return Surface("function", (lines[0],), values, points, None)
     what = "2 input features for a classification task" if model.classification else "1 input feature for regression"
     raise RunError(f"{model.run.path}: a boundary plot needs {what}; dataset '{model.run.dataset}' has {d}. "
                    "Try --kind curves or --kind gradients")
-
-
-def _raw(model: Model, x: np.ndarray) -> np.ndarray:
-    s = model.splits
-    return x if s.norm_shift is None else x * s.norm_scale + s.norm_shift
-
-
-def _normalized(model: Model, x: np.ndarray) -> np.ndarray:
-    s = model.splits
-    return x if s.norm_shift is None else (x - s.norm_shift) / s.norm_scale
 
 
 def _targets(model: Model, y: np.ndarray) -> np.ndarray:

@@ -4,7 +4,7 @@
              `name` only labels a run, so it is left out (Comparison.names_differ says if it varies)
     best   = max over epochs 1.. of an accuracy, min of anything else (losses, grad norms, lr)
     final  = the value at the epoch whose weights the run kept: its last epoch, or the best one
-             when early stopping restored it (Run.model_epoch); runs are ranked by final, so a
+             when early stopping restored it (RunFolder.model_epoch); runs are ranked by final, so a
              run that peaked and then fell apart does not win on one lucky epoch
     delta  = final - the best run's final (0 for the best run); an accuracy tie is broken by
              the loss on the same split
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlcc.errors import RunError
-from dlcc.runs.read import Run
+from dlcc.runs.read import RunFolder
 
 CURVE_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
 TEST_METRICS = ("test_loss", "test_accuracy")
@@ -69,7 +69,7 @@ class Group:
 
 @dataclass(frozen=True)
 class Comparison:
-    runs: tuple[Run, ...]
+    runs: tuple[RunFolder, ...]
     metric: str                  # the metric that decides the best run
     metrics: tuple[str, ...]     # every metric shown
     results: dict                # metric -> [MetricResult per run]
@@ -77,6 +77,10 @@ class Comparison:
     config_diff: dict            # dotted key -> [value per run]; None where a run lacks the key
     names_differ: bool
     groups: tuple[Group, ...]
+
+    def to_json(self) -> dict:
+        """What `dlcc compare --json` prints."""
+        return to_json(self)
 
     def delta(self, metric: str, i: int) -> float | None:
         best = self.best[metric]
@@ -86,7 +90,7 @@ class Comparison:
         return mine - self.results[metric][best].value
 
 
-def compare(runs: list[Run], metric: str | None = None) -> Comparison:
+def compare(runs: list[RunFolder], metric: str | None = None) -> Comparison:
     """Everything `dlcc compare` shows, as data. An unknown metric is a RunError listing the known."""
     runs = tuple(runs)
     available = available_metrics(runs)
@@ -140,13 +144,13 @@ def default_metric(runs) -> str:
     raise RunError("these runs recorded no finished epoch yet; nothing to compare")
 
 
-def curve(run: Run, metric: str) -> dict[int, float]:
+def curve(run: RunFolder, metric: str) -> dict[int, float]:
     """epoch -> value for every row where the metric is a finite number (epoch 0 included)."""
     return {row["epoch"]: row[metric] for row in run.rows
             if row.get(metric) is not None and math.isfinite(row[metric])}
 
 
-def metric_result(run: Run, metric: str) -> MetricResult:
+def metric_result(run: RunFolder, metric: str) -> MetricResult:
     if metric in TEST_METRICS:
         return MetricResult(None, None, _test_value(run, metric), None)
     values = curve(run, metric)
@@ -261,9 +265,9 @@ def _stat(values: list[float | None]) -> Stat | None:
     return Stat(float(np.mean(present)), std, len(present))
 
 
-def _test_value(run: Run, metric: str) -> float | None:
-    test = run.summary.get("test")
-    value = test.get(metric.removeprefix("test_")) if isinstance(test, dict) else None
+def _test_value(run: RunFolder, metric: str) -> float | None:
+    test = run.summary.test
+    value = test.get(metric.removeprefix("test_")) if test is not None else None
     return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 

@@ -7,25 +7,24 @@ Classification, with C[i, j] = number of examples of true class i predicted as c
 
 Regression, over all examples and output units:  MSE = mean (a - y)^2,  MAE = mean |a - y|.
 
-`loss` and `accuracy` come from the same function training used (dlcc.train.metrics.evaluate),
+`loss` and `accuracy` come from the same function training used (dlcc.nn.metrics.evaluate),
 so they equal what training recorded: summary.json "test" for the test split, and metrics.csv's
 val_loss / val_accuracy of the epoch whose weights model.npz holds for the validation split.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
-import dlcc
 from dlcc.errors import RunError
-from dlcc.runs import store
-from dlcc.runs.model import Model, predict
-from dlcc.train.metrics import evaluate
+from dlcc.nn.metrics import evaluate, predict, predicted_classes
+from dlcc.runs import folder
+from dlcc.runs.model import Model
+from dlcc.version import __version__
 
 SPLITS = ("test", "val", "train")
 SPLIT_KEYS = {"test": "data.test", "val": "data.validation", "train": "data.subset"}
@@ -55,13 +54,8 @@ def evaluate_split(model: Model, split: str = "test") -> dict:
     result["recorded"] = recorded
     result["matches_recorded"] = None if recorded is None else _matches(result, recorded)
     result["evaluated"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    result["dlcc_version"] = dlcc.__version__
+    result["dlcc_version"] = __version__
     return result
-
-
-def predicted_classes(a: np.ndarray) -> np.ndarray:
-    """Class index per row, as training's accuracy counts it: a > 0.5 for one sigmoid unit, else argmax."""
-    return (a[:, 0] > 0.5).astype(int) if a.shape[1] == 1 else a.argmax(axis=1)
 
 
 def classification_report(a: np.ndarray, y: np.ndarray, classes: int) -> dict:
@@ -90,10 +84,9 @@ def recorded_metrics(model: Model, split: str) -> dict | None:
     best epoch when early stopping restored it, else the last one. train: none (training records
     running means over the epoch, with the weights still changing).
     """
-    summary = model.run.summary
     if split == "test":
-        test = summary.get("test")
-        if not isinstance(test, dict):
+        test = model.run.summary.test
+        if test is None:
             return None
         return {"loss": test.get("loss"), "accuracy": test.get("accuracy"), "source": "summary.json test"}
     if split == "val":
@@ -117,14 +110,13 @@ def _matches(result: dict, recorded: dict) -> bool:
 
 def write_eval_json(run_dir: Path, result: dict) -> Path:
     """Add this split's result to RUN_DIR/eval.json (one entry per split, newest wins), atomically."""
-    path = Path(run_dir) / "eval.json"
-    existing = {}
+    path = Path(run_dir) / folder.EVAL
     try:
-        existing = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        pass  # absent or damaged: start afresh
+        existing = folder.read_json(path)
+    except RunError:
+        existing = {}  # absent or damaged: start afresh
     if not isinstance(existing, dict):
         existing = {}
     existing[result["split"]] = result
-    store.write_json(path, existing)
+    folder.write_json(path, existing)
     return path

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from dlcc.errors import RunError
 from dlcc.runs.compare import metric_result
-from dlcc.runs.read import Run, is_run_dir, read
+from dlcc.runs.read import RunFolder, is_run_dir, read
 
 
 def list_runs(runs_dir: str | Path) -> list[dict]:
@@ -37,12 +37,11 @@ def list_runs(runs_dir: str | Path) -> list[dict]:
     return rows
 
 
-def overview(run: Run) -> dict:
+def overview(run: RunFolder) -> dict:
     """name, dataset, status, epochs, best validation metric, test result, duration of one run."""
     classification = run.task == "classification"
     val_metric = "val_accuracy" if classification else "val_loss"
     best = metric_result(run, val_metric)
-    test = run.summary.get("test") if isinstance(run.summary.get("test"), dict) else None
     return {
         "run_dir": str(run.path),
         "run": run.label,
@@ -53,9 +52,9 @@ def overview(run: Run) -> dict:
         "epochs": run.last_epoch,
         "planned_epochs": run.planned_epochs,
         "best_val": {"metric": val_metric, "value": best.best, "epoch": best.best_epoch},
-        "test": test,
-        "seconds": run.summary.get("seconds"),
-        "created": run.summary.get("created"),
+        "test": run.summary.test,
+        "seconds": run.summary.seconds,
+        "created": run.summary.created,
         "notes": list(run.notes),
         "error": None,
     }

@@ -1,4 +1,4 @@
-"""Read a run folder back: config.yaml, metrics.csv and summary.json into one frozen `Run`.
+"""Read a run folder back: config.yaml, metrics.csv and summary.json into one frozen `RunFolder`.
 
 What counts as what (SPEC.md, "Run folder"):
 - unusable, `RunError` (exit 2): the path is missing or not a run folder; config.yaml or
@@ -14,7 +14,6 @@ After `dlcc train --resume`, an epoch may appear twice in metrics.csv; the later
 from __future__ import annotations
 
 import csv
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,14 +22,14 @@ import yaml
 
 from dlcc.config import yaml_load
 from dlcc.errors import RunError
+from dlcc.runs import folder
+from dlcc.runs.folder import FINISHED, Summary
 
-FILES = ("config.yaml", "summary.json", "metrics.csv")
-STATUSES = ("running", "completed", "early_stopped", "diverged", "interrupted")
-FINISHED = ("completed", "early_stopped")
+FILES = (folder.CONFIG, folder.SUMMARY, folder.METRICS)
 
 
 @dataclass(frozen=True)
-class Run:
+class RunFolder:
     """One run folder as read from disk.
 
     config: the resolved config.yaml as plain data; summary: summary.json; rows: one dict per
@@ -40,7 +39,7 @@ class Run:
 
     path: Path
     config: dict
-    summary: dict
+    summary: Summary
     columns: tuple[str, ...]
     rows: tuple[dict, ...]
     has_model: bool
@@ -52,12 +51,12 @@ class Run:
 
     @property
     def status(self) -> str:
-        return self.summary["status"]
+        return self.summary.status
 
     @property
     def task(self) -> str:
         """classification | regression (summary.json says; older folders: accuracy cells decide)."""
-        task = self.summary.get("task")
+        task = self.summary.task
         if task in ("classification", "regression"):
             return task
         has_acc = any(r.get("val_accuracy") is not None or r.get("train_accuracy") is not None for r in self.rows)
@@ -66,7 +65,7 @@ class Run:
     @property
     def dataset(self) -> str | None:
         data = self.config.get("data")
-        return data.get("dataset") if isinstance(data, dict) else self.summary.get("dataset")
+        return data.get("dataset") if isinstance(data, dict) else self.summary.dataset
 
     @property
     def last_epoch(self) -> int:
@@ -86,8 +85,8 @@ class Run:
         training = self.config.get("training")
         stopping = training.get("early_stopping") if isinstance(training, dict) else None
         restored = isinstance(stopping, dict) and stopping.get("restore_best", True)
-        best = self.summary.get("best_epoch")
-        if restored and isinstance(best, int) and any(r["epoch"] == best for r in self.rows):
+        best = self.summary.best_epoch
+        if restored and best is not None and any(r["epoch"] == best for r in self.rows):
             return best
         return self.last_epoch
 
@@ -96,16 +95,16 @@ class Run:
         return bool(self.notes)
 
 
-def read(path: str | Path) -> Run:
+def read(path: str | Path) -> RunFolder:
     """Load a run folder; raises RunError (exit 2) when it is missing or unusable (see module doc)."""
     path = Path(path)
     _check_is_run_dir(path)
-    config = _read_config(path / "config.yaml")
-    summary = _read_summary(path / "summary.json")
-    columns, rows, notes = _read_metrics(path / "metrics.csv")
-    has_model = (path / "model.npz").is_file()
-    return Run(path, config, summary, columns, tuple(rows), has_model,
-               tuple(notes + _partial_notes(summary, rows, has_model)))
+    _, config = read_config(path / folder.CONFIG)
+    summary = Summary.from_json(folder.read_json(path / folder.SUMMARY), path / folder.SUMMARY)
+    columns, rows, notes = _read_metrics(path / folder.METRICS)
+    has_model = (path / folder.MODEL).is_file()
+    return RunFolder(path, config, summary, columns, tuple(rows), has_model,
+                     tuple(notes + _partial_notes(summary, rows, has_model)))
 
 
 def is_run_dir(path: Path) -> bool:
@@ -141,29 +140,18 @@ def _read_text(path: Path) -> str:
     return text
 
 
-def _read_config(path: Path) -> dict:
+def read_config(path: Path) -> tuple[str, dict]:
+    """(text, mapping) of a run's config.yaml; unreadable or not a mapping is a RunError."""
+    text = _read_text(path)
     try:
-        config = yaml_load(_read_text(path))
+        config = yaml_load(text)
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" (line {where.line + 1})" if where is not None else ""
-        raise RunError(f"{path}: not valid YAML{line}; the run folder is damaged") from None
+        raise RunError(f"{path}: not valid YAML{line}; the run folder is damaged (edited by hand?)") from None
     if not isinstance(config, dict):
         raise RunError(f"{path}: expected a mapping of config keys, got {type(config).__name__}")
-    return config
-
-
-def _read_summary(path: Path) -> dict:
-    try:
-        summary = json.loads(_read_text(path))
-    except json.JSONDecodeError as exc:
-        raise RunError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg}); the run folder is damaged") from None
-    if not isinstance(summary, dict):
-        raise RunError(f"{path}: expected a JSON object, got {type(summary).__name__}")
-    status = summary.get("status")
-    if status not in STATUSES:
-        raise RunError(f"{path}: status is {status!r}; expected one of {', '.join(STATUSES)}")
-    return summary
+    return text, config
 
 
 def _read_metrics(path: Path) -> tuple[tuple[str, ...], list[dict], list[str]]:
@@ -207,16 +195,16 @@ def _parse_row(header: list[str], cells: list[str]) -> dict | None:
     return row
 
 
-def _partial_notes(summary: dict, rows: list[dict], has_model: bool) -> list[str]:
+def _partial_notes(summary: Summary, rows: list[dict], has_model: bool) -> list[str]:
     notes = []
-    status = summary["status"]
+    status = summary.status
     last = rows[-1]["epoch"] if rows else 0
     if status == "running":
         notes.append("status 'running': training is still going, or was killed before it could say so")
     elif status not in FINISHED:
         notes.append(f"status '{status}' after {last} epoch(s)")
-    done = summary.get("epochs_completed")
-    if isinstance(done, int) and last < done:
+    done = summary.epochs_completed
+    if last < done:
         notes.append(f"metrics.csv ends at epoch {last} but summary.json reports {done}; "
                      f"compared up to epoch {last}")
     if not has_model and status in FINISHED:

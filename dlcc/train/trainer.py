@@ -21,12 +21,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from dlcc.build import Member
 from dlcc.errors import ConfigError, DivergedError
+from dlcc.nn.ensemble import Ensemble
+from dlcc.nn.metrics import evaluate, n_correct
 from dlcc.optim import build_optimizer, build_schedule, clip_grad_norm
-from dlcc.train.callbacks import EarlyStopping
 from dlcc.train import diagnostics
-from dlcc.train.ensemble import Ensemble
-from dlcc.train.metrics import evaluate, n_correct
+from dlcc.train.callbacks import EarlyStopping
 
 COLUMNS = ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds"]
 
@@ -47,15 +48,6 @@ class FitResult:
     best: dict | None
     rows: list[dict] = field(default_factory=list)
     stop_reason: str | None = None
-
-
-@dataclass
-class Member:
-    """One network with its own training data (a bootstrap sample when bagging) and Generator."""
-
-    net: object
-    train: tuple[np.ndarray, np.ndarray]
-    rng: np.random.Generator
 
 
 def columns(n_layers: int, with_diagnostics: bool, members: int = 1) -> list[str]:
@@ -119,7 +111,7 @@ class Fit:
     @property
     def epoch(self) -> int:
         """The last finished epoch (0 before training)."""
-        return self.rows[-1]["epoch"] if self.rows else -1
+        return self.rows[-1]["epoch"] if self.rows else 0
 
     def run(self, on_epoch=lambda row: None, reporter: Reporter | None = None,
             interrupted=lambda: False) -> FitResult:
@@ -195,14 +187,18 @@ class Fit:
     # ----------------------------------------------------------------------- checkpoints
 
     def state(self) -> dict:
-        """Everything needed to continue: arrays by name, plus JSON-able bookkeeping."""
-        arrays: dict[str, np.ndarray] = {}
-        for i, (m, r) in enumerate(zip(self.members, self.runners), start=1):
-            arrays.update({f"m{i}.param.{k}": v.copy() for k, v in m.net.params.items()})
-            arrays.update({f"m{i}.opt.{k}": v for k, v in r.optimizer.state_dict().items()})
-            arrays.update({f"m{i}.sched.{k}": v for k, v in r.schedule.state_dict().items()})
-            if self.best_params is not None:
-                arrays.update({f"m{i}.best.{k}": v for k, v in self.best_params[i - 1].items()})
+        """Everything needed to continue, as checkpoint.npz stores it (dlcc.runs.folder):
+        per member its parameters, optimizer and schedule state and best weights, plus JSON-able
+        bookkeeping."""
+        members = [
+            {
+                "param": {k: v.copy() for k, v in m.net.params.items()},
+                "opt": r.optimizer.state_dict(),
+                "sched": r.schedule.state_dict(),
+                "best": None if self.best_params is None else self.best_params[i],
+            }
+            for i, (m, r) in enumerate(zip(self.members, self.runners))
+        ]
         info = {
             "rows": list(self.rows),
             "best_epoch": self.best_epoch,
@@ -211,22 +207,18 @@ class Fit:
             "stopper": self.stopper.state_dict() if self.stopper else None,
             "rng": [m.rng.bit_generator.state for m in self.members],
         }
-        return {"arrays": arrays, "info": info}
+        return {"members": members, "info": info}
 
     def restore(self, state: dict) -> None:
-        arrays, info = state["arrays"], state["info"]
-
-        def part(i: int, kind: str) -> dict:
-            prefix = f"m{i}.{kind}."
-            return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
-
-        for i, (m, r) in enumerate(zip(self.members, self.runners), start=1):
-            m.net.load_state(part(i, "param"))
-            r.optimizer.load_state_dict(part(i, "opt"))
-            r.schedule.load_state_dict(part(i, "sched"))
-            m.rng.bit_generator.state = info["rng"][i - 1]
-        if any(k.startswith("m1.best.") for k in arrays):
-            self.best_params = [part(i, "best") for i in range(1, len(self.members) + 1)]
+        """Continue from a `state()` snapshot."""
+        info = state["info"]
+        for m, r, saved, rng in zip(self.members, self.runners, state["members"], info["rng"]):
+            m.net.load_state(saved["param"])
+            r.optimizer.load_state_dict(saved["opt"])
+            r.schedule.load_state_dict(saved["sched"])
+            m.rng.bit_generator.state = rng
+        if state["members"][0]["best"]:
+            self.best_params = [saved["best"] for saved in state["members"]]
         self.rows = info["rows"]
         self.best_epoch, self.best_value, self.best_row = info["best_epoch"], info["best_value"], info["best_row"]
         if self.stopper is not None:

@@ -1,0 +1,311 @@
+"""The run folder's format, in one place: file names, summary.json, metrics.csv, model.npz and
+checkpoint.npz, each written and read by the code here (SPEC.md, "Run folder").
+
+    RUNS_DIR/<name>-<YYYYMMDD-HHMMSS>[-2, -3, ...]/
+        config.yaml     the fully resolved config (written first)
+        metrics.csv     header + one row per finished epoch, flushed each epoch
+        summary.json    a `Summary`
+        model.npz       W1, b1, ... (one network) or m1.W1, m1.b1, ... (ensemble members), and
+                        norm_shift, norm_scale when the config normalizes its inputs
+        checkpoint.npz  m<i>.param.<name>, m<i>.opt.<name>, m<i>.sched.<name>, m<i>.best.<name>
+                        (member i = 1.. ; best only when early stopping restores the best epoch),
+                        info (JSON text: metrics rows, best epoch, early-stopping and Generator
+                        state) and config_sha256 (the config.yaml it belongs to)
+
+Whole files are replaced atomically (dlcc.atomic); metrics.csv is appended row by row.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import io
+import json
+import math
+import os
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dlcc import atomic
+from dlcc.errors import RunError
+
+CONFIG, METRICS, SUMMARY, MODEL, CHECKPOINT, EVAL = (
+    "config.yaml", "metrics.csv", "summary.json", "model.npz", "checkpoint.npz", "eval.json")
+STATUSES = ("running", "completed", "early_stopped", "diverged", "interrupted")
+FINISHED = ("completed", "early_stopped")
+NORM_KEYS = ("norm_shift", "norm_scale")
+
+
+def create_run_dir(runs_dir: Path, name: str) -> Path:
+    """Make a fresh run folder; os.mkdir is atomic, so two processes never get the same one."""
+    runs_dir = Path(runs_dir)
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunError(f"{runs_dir}: cannot create the runs directory: {exc.strerror or exc}") from None
+    stem = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    for k in range(1, 10_000):
+        path = runs_dir / (stem if k == 1 else f"{stem}-{k}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise RunError(f"{path}: cannot create the run folder: {exc.strerror or exc}") from None
+    raise RunError(f"{runs_dir}: too many run folders named {stem}-*")
+
+
+# --------------------------------------------------------------------------- summary.json
+
+@dataclass(frozen=True)
+class Summary:
+    """summary.json: what a run is and how it ended. Changed only by `dataclasses.replace`.
+
+    best is the metrics row of the best epoch; test is {"loss", "accuracy"} of the kept model on
+    the test split (set when training finished); members is one {"test": ...} per ensemble member.
+    """
+
+    status: str
+    name: str | None = None
+    dataset: str | None = None
+    task: str | None = None               # classification | regression
+    epochs_completed: int = 0
+    best_epoch: int | None = None
+    best: dict | None = None
+    test: dict | None = None
+    seconds: float = 0.0
+    seed: int | None = None
+    parameters: int | None = None
+    examples: dict | None = None
+    dlcc_version: str | None = None
+    numpy_version: str | None = None
+    python_version: str | None = None
+    created: str | None = None
+    resumed: int = 0
+    members: list | None = None
+    warnings: tuple[str, ...] = ()
+    stop_reason: str | None = None
+    error: str | None = None
+
+    def replace(self, **changes) -> Summary:
+        return dataclasses.replace(self, **changes)
+
+    def to_json(self) -> dict:
+        """The JSON object, SPEC keys first; resumed, members and error only when they apply."""
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data["warnings"] = list(self.warnings)
+        for key, absent in (("resumed", 0), ("members", None), ("error", None)):
+            if data[key] == absent:
+                del data[key]
+        return data
+
+    @classmethod
+    def from_json(cls, data, path: Path) -> Summary:
+        """Read back what to_json wrote; a missing key takes its default (older folders), a key
+        of the wrong type or an unknown status is a RunError naming the file and the key."""
+        if not isinstance(data, dict):
+            raise RunError(f"{path}: expected a JSON object, got {type(data).__name__}")
+        if data.get("status") not in STATUSES:
+            raise RunError(f"{path}: status is {data.get('status')!r}; expected one of {', '.join(STATUSES)}")
+        values = {}
+        for f in dataclasses.fields(cls):
+            if f.name not in data or f.name == "status":
+                continue
+            value, types = data[f.name], _SUMMARY_TYPES[f.name]
+            if value is not None and not (isinstance(value, types) and not isinstance(value, bool)):
+                raise RunError(f"{path}: '{f.name}' is {value!r}, which is not what dlcc writes there")
+            values[f.name] = tuple(value) if f.name == "warnings" else value
+        return cls(status=data["status"], **values)
+
+
+_SUMMARY_TYPES = {
+    "name": str, "dataset": str, "task": str, "epochs_completed": int, "best_epoch": int, "best": dict,
+    "test": dict, "seconds": (int, float), "seed": int, "parameters": int, "examples": dict,
+    "dlcc_version": str, "numpy_version": str, "python_version": str, "created": str, "resumed": int,
+    "members": list, "warnings": list, "stop_reason": str, "error": str,
+}
+
+
+def write_summary(run_dir: Path, summary: Summary) -> None:
+    write_json(Path(run_dir) / SUMMARY, summary.to_json())
+
+
+def read_summary(run_dir: Path) -> Summary:
+    path = Path(run_dir) / SUMMARY
+    return Summary.from_json(read_json(path), path)
+
+
+# --------------------------------------------------------------------------- JSON
+
+def dumps(data) -> str:
+    """JSON text as run folders and `--json` write it: indented, NaN/inf as null."""
+    return json.dumps(_jsonable(data), indent=2)
+
+
+def write_json(path: Path, data) -> None:
+    atomic.write_text(path, dumps(data) + "\n")
+
+
+def read_json(path: Path):
+    """JSON from a run folder; missing, truncated or hand-mangled files are RunErrors."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RunError(f"{path}: missing; is {Path(path).parent} a dlcc run folder?") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RunError(f"{path}: cannot read it: {getattr(exc, 'strerror', None) or exc}") from None
+    if not text.strip():
+        raise RunError(f"{path}: the file is empty; the run folder is damaged")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RunError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg}); was it truncated or edited?") from None
+
+
+def _jsonable(value):
+    """NaN/inf are not JSON: write them as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return _jsonable(value.item())
+    return value
+
+
+# --------------------------------------------------------------------------- metrics.csv
+
+class MetricsWriter:
+    """metrics.csv: a header, then one row per finished epoch, flushed to the OS each time."""
+
+    def __init__(self, path: Path, columns: list[str]):
+        self.columns = columns
+        self.file = open(path, "a", newline="", encoding="utf-8")
+        self.writer = csv.writer(self.file)
+        if self.file.tell() == 0:
+            self.writer.writerow(columns)
+            self.sync()
+
+    def write(self, row: dict) -> None:
+        """Append one row and flush it to the OS (readers see it at once; see sync)."""
+        self.writer.writerow([_cell(row.get(c)) for c in self.columns])
+        self.file.flush()
+
+    def sync(self) -> None:
+        """fsync: make the rows so far survive a power cut (done with each checkpoint)."""
+        if not self.file.closed:
+            self.file.flush()
+            os.fsync(self.file.fileno())
+
+    def close(self) -> None:
+        self.sync()
+        self.file.close()
+
+
+def write_metrics(path: Path, columns: list[str], rows: list[dict]) -> None:
+    """Replace metrics.csv with these rows, exactly as MetricsWriter would have written them."""
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf)
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_cell(row.get(c)) for c in columns])
+    atomic.write_text(path, buf.getvalue())
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)  # shortest exact round trip: reruns can be compared bit for bit
+    return str(value)
+
+
+# --------------------------------------------------------------------------- model.npz
+
+def write_model(run_dir: Path, params: list[dict], norm: tuple | None) -> None:
+    """params: one {W1: ..., b1: ...} per member; norm: (shift, scale) or None."""
+    arrays = dict(params[0]) if len(params) == 1 else {
+        f"m{i}.{k}": v for i, member in enumerate(params, start=1) for k, v in member.items()}
+    if norm is not None:
+        arrays.update(zip(NORM_KEYS, norm))
+    _write_npz(Path(run_dir) / MODEL, arrays)
+
+
+def read_model(run_dir: Path, members: int) -> tuple[list[dict], tuple | None]:
+    """(one parameter dict per member, (norm_shift, norm_scale) or None) from model.npz."""
+    path = Path(run_dir) / MODEL
+    arrays = _read_npz(path, "cannot read it as a NumPy .npz archive; the run folder is damaged")
+    norm = tuple(arrays[k] for k in NORM_KEYS) if all(k in arrays for k in NORM_KEYS) else None
+    if members == 1:
+        return [{k: v for k, v in arrays.items() if k not in NORM_KEYS}], norm
+    return [_part(arrays, f"m{i}.") for i in range(1, members + 1)], norm
+
+
+# --------------------------------------------------------------------------- checkpoint.npz
+
+def config_digest(config_text: str) -> str:
+    return hashlib.sha256(config_text.encode("utf-8")).hexdigest()
+
+
+CHECKPOINT_PARTS = ("param", "opt", "sched", "best")
+
+
+def write_checkpoint(run_dir: Path, state: dict, config_sha256: str) -> None:
+    """state = {"members": [{"param": {...}, "opt": {...}, "sched": {...}, "best": {...} | None}],
+    "info": JSON-able bookkeeping}; written as the flat keys in the module docstring."""
+    arrays = {}
+    for i, member in enumerate(state["members"], start=1):
+        for part in CHECKPOINT_PARTS:
+            arrays.update({f"m{i}.{part}.{k}": v for k, v in (member.get(part) or {}).items()})
+    arrays["info"] = np.array(json.dumps(state["info"]))
+    arrays["config_sha256"] = np.array(config_sha256)
+    _write_npz(Path(run_dir) / CHECKPOINT, arrays)
+
+
+def read_checkpoint(run_dir: Path, members: int) -> tuple[dict, str]:
+    """(state as write_checkpoint takes it, config_sha256); a damaged file is a RunError naming it."""
+    path = Path(run_dir) / CHECKPOINT
+    if not path.exists():
+        raise RunError(f"{path}: no checkpoint (the run stopped before its first epoch finished?)")
+    damaged = "the checkpoint is damaged and cannot be read; the run cannot be resumed, train it again"
+    arrays = _read_npz(path, damaged)
+    try:
+        info = json.loads(str(arrays.pop("info")))
+        digest = str(arrays.pop("config_sha256"))
+    except (KeyError, ValueError) as exc:
+        raise RunError(f"{path}: {damaged} ({exc})") from None
+    state = {"members": [{part: _part(arrays, f"m{i}.{part}.") for part in CHECKPOINT_PARTS}
+                         for i in range(1, members + 1)], "info": info}
+    for member in state["members"]:
+        member["best"] = member["best"] or None
+    return state, digest
+
+
+# --------------------------------------------------------------------------- npz helpers
+
+def _part(arrays: dict, prefix: str) -> dict:
+    return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+
+
+def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic.write_bytes(path, buf.getvalue())
+
+
+def _read_npz(path: Path, damaged: str) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {k: npz[k] for k in npz.files}
+    except FileNotFoundError:
+        raise RunError(f"{path}: missing") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise RunError(f"{path}: {damaged} ({exc})") from None
