@@ -49,9 +49,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_mlp import config_dict  # noqa: E402  (the same networks as the speed table)
 
 from dlcc import config  # noqa: E402
-from dlcc.train.metrics import n_correct  # noqa: E402
-from dlcc.train.run import build_members, prepare  # noqa: E402
-from dlcc.train.trainer import Fit, Reporter  # noqa: E402
+from dlcc.nn.metrics import n_correct  # noqa: E402
+from dlcc.build import build_members, prepare  # noqa: E402
+from dlcc.training.trainer import Fit, Reporter  # noqa: E402
 
 BATCH, LR, MU, BLOCK = 128, 0.1, 0.9, 65536
 

@@ -7,7 +7,7 @@ For each network and batch size it prints:
 
 - dlcc s/epoch: the median wall time of one training epoch over 60,000 MNIST images
   (validation 0, diagnostics off), measured through dlcc's own code path: dlcc.config.parse ->
-  dlcc.train.run.prepare / build_members -> dlcc.train.trainer.Fit.run.
+  dlcc.build.prepare / build_members -> dlcc.training.trainer.Fit.run.
 - matmul floor: one epoch of exactly the matrix products dlcc's Dense layers make (forward
   z = x W, backward dC/dW = x^T delta and dC/dx = delta W^T), at the same shapes, timed on this
   machine in the same process between dlcc's epochs, so both see the same machine state.
@@ -108,8 +108,8 @@ def matmul_epoch(sizes: list[int], batch: int, x) -> tuple[float, float]:
 def dlcc_worker(hidden, batch, warmup, epochs, diagnostics, floor) -> dict:
     """Train through dlcc's own code path; time every epoch, and the matmul floor between epochs."""
     from dlcc import config
-    from dlcc.train.run import build_members, prepare
-    from dlcc.train.trainer import Fit
+    from dlcc.build import build_members, prepare
+    from dlcc.training.trainer import Fit
 
     cfg = config.parse(config_dict(hidden, batch, warmup + epochs, diagnostics), source="benchmark")
     splits, arrays = prepare(cfg)
@@ -144,7 +144,7 @@ def torch_worker(hidden, batch, warmup, epochs, threads, dataloader=False) -> di
     import torch
 
     from dlcc import config
-    from dlcc.train.run import prepare
+    from dlcc.build import prepare
 
     torch.set_num_threads(threads)
     cfg = config.parse(config_dict(hidden, batch, 1, False), source="benchmark")

@@ -30,7 +30,7 @@ from dlcc.runs.compare import Comparison
 from dlcc.runs.compare import compare as compare_folders
 from dlcc.runs.listing import list_runs as list_folders
 from dlcc.runs.read import RunFolder, read
-from dlcc.train import session
+from dlcc.training import session
 
 PLOT_KINDS = ("curves", "gradients", "boundary")
 

@@ -13,7 +13,7 @@ from dlcc import config
 from dlcc.cli import app
 from dlcc.nn import Network
 from dlcc.nn.activations import Sigmoid
-from dlcc.train import diagnostics
+from dlcc.training import diagnostics
 from tests.conftest import train
 from tests.conftest import ROOT, mnist_dir, needs_mnist
 

@@ -10,7 +10,7 @@ import numpy as np
 from dlcc import config
 from dlcc.nn.metrics import n_correct
 from dlcc.build import build_members, prepare
-from dlcc.train.trainer import Fit
+from dlcc.training.trainer import Fit
 from tests.conftest import ROOT, TINY
 
 

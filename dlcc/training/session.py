@@ -28,8 +28,8 @@ from dlcc.runs import folder
 from dlcc.runs.folder import Summary
 from dlcc.runs.read import read_config
 from dlcc.runs.writer import RunWriter
-from dlcc.train import diagnostics
-from dlcc.train.trainer import Fit, Reporter
+from dlcc.training import diagnostics
+from dlcc.training.trainer import Fit, Reporter
 from dlcc.version import __version__
 
 

@@ -26,8 +26,8 @@ from dlcc.errors import ConfigError, DivergedError
 from dlcc.nn.ensemble import Ensemble
 from dlcc.nn.metrics import evaluate, n_correct
 from dlcc.optim import build_optimizer, build_schedule, clip_grad_norm
-from dlcc.train import diagnostics
-from dlcc.train.callbacks import EarlyStopping
+from dlcc.training import diagnostics
+from dlcc.training.callbacks import EarlyStopping
 
 COLUMNS = ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds"]
 

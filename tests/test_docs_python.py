@@ -1,0 +1,35 @@
+"""Every example of docs/python.md runs, in order, in one session, as a reader would run them."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+
+import pytest
+
+from tests.conftest import ROOT
+
+DOC = ROOT / "docs" / "python.md"
+
+
+def python_blocks(text: str) -> list[str]:
+    return re.findall(r"^```python\n(.*?)^```", text, flags=re.S | re.M)
+
+
+def test_every_example_in_docs_python_md_runs(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("pandas")  # one example shows metrics_frame(); pandas comes with .[dev]
+    blocks = python_blocks(DOC.read_text())
+    assert len(blocks) >= 10
+    shutil.copytree(ROOT / "configs", tmp_path / "configs")
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    for number, block in enumerate(blocks, start=1):
+        try:
+            exec(compile(block, f"docs/python.md block {number}", "exec"), namespace)
+        except Exception as exc:  # name the block, not just the line
+            raise AssertionError(f"docs/python.md block {number} failed:\n{block}") from exc
+    out = capsys.readouterr().out
+    assert "test accuracy:" in out
+    assert "optimizer.lr: Input should be greater than 0" in out  # the Errors example's message
+    assert os.path.exists("spirals-curves.png")
