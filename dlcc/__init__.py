@@ -12,7 +12,7 @@ from dlcc.errors import ConfigError, DataError, DivergedError, DlccError, Interr
 from dlcc.version import __version__
 
 _API = ("train", "train_config", "resume", "load", "load_config", "list_runs", "compare", "plot",
-        "gradcheck", "Run")
+        "gradcheck", "sweep", "resume_sweep", "Run", "Sweep")
 
 __all__ = ["__version__", "ConfigError", "DataError", "DivergedError", "DlccError", "InterruptedRun",
            "RunError", *_API]

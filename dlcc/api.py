@@ -13,11 +13,9 @@ InterruptedRun) with the CLI's messages. Nothing here prints, except the progres
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from dlcc import build
 from dlcc import config as config_mod
@@ -40,51 +38,14 @@ PLOT_KINDS = ("curves", "gradients", "boundary")
 def load_config(config, overrides=None, *, name: str | None = None, seed: int | None = None):
     """A validated, frozen Config from a YAML file path, a YAML string or a dict.
 
-    overrides: {"optimizer.lr": 0.05, ...} (Python values) or ["optimizer.lr=0.05", ...] (as on
-    the command line); the same dotted paths, rules and messages as `--set`. A config without a
-    name is named after its file, or "run" when it came as text or a dict.
+    overrides: {"optimizer.lr": 0.05, ...} (Python values, NumPy scalars welcome) or
+    ["optimizer.lr=0.05", ...] (text, as on the command line); the same dotted paths, rules and
+    messages as `--set`. A config without a name is named after its file, or "run" when it came
+    as text or a dict.
     """
-    sets = _override_strings(overrides)
-    if name is not None:
-        sets.append(f"name={name}")
-    if seed is not None:
-        sets.append(f"seed={seed}")
-    if isinstance(config, Mapping):
-        return config_mod.parse(_named(dict(config)), source="config (dict)", overrides=sets)
-    if isinstance(config, Path) or (isinstance(config, str) and _looks_like_path(config)):
-        return config_mod.load(config, sets)
-    if isinstance(config, str):
-        try:
-            raw = config_mod.yaml_load(config)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"config text: not valid YAML: {str(exc).splitlines()[0]}") from None
-        return config_mod.parse(_named(raw), source="config text", overrides=sets)
-    raise ConfigError(f"config: expected a path, YAML text or a dict, got {type(config).__name__}")
-
-
-def _looks_like_path(text: str) -> bool:
-    """One line without a YAML mapping in it is a file name; anything else is YAML text."""
-    return "\n" not in text and (":" not in text or Path(text).exists() or text.endswith((".yaml", ".yml")))
-
-
-def _named(raw):
-    return {**raw, "name": "run"} if isinstance(raw, dict) and raw.get("name") is None else raw
-
-
-def _override_strings(overrides) -> list[str]:
-    if overrides is None:
-        return []
-    if isinstance(overrides, Mapping):
-        return [f"{key}={_yaml_scalar(value)}" for key, value in overrides.items()]
-    if isinstance(overrides, str) or not isinstance(overrides, Iterable):
-        raise ConfigError("overrides: expected a dict {'optimizer.lr': 0.05} or a list ['optimizer.lr=0.05']")
-    return list(overrides)
-
-
-def _yaml_scalar(value) -> str:
-    """A Python value as the YAML text `--set` parses back to the same value."""
-    text = yaml.safe_dump(value, default_flow_style=True, width=10**6).strip()
-    return text.removesuffix("...").strip()
+    pairs = config_mod.override_pairs(overrides)
+    pairs += [(key, value) for key, value in (("name", name), ("seed", seed)) if value is not None]
+    return config_mod.load_any(config, pairs)
 
 
 # --------------------------------------------------------------------------- training
@@ -131,6 +92,78 @@ class _reporter:
             self.reporter.close()
 
 
+# --------------------------------------------------------------------------- sweeps
+
+class Sweep:
+    """A sweep folder: results.csv as rows, its runs, and their comparison."""
+
+    def __init__(self, path: str | Path):
+        from dlcc.runs import sweepdir
+
+        self.path = Path(path)
+        self.definition = sweepdir.read_definition(self.path)
+        self.results = sweepdir.read_results(self.path)
+
+    def __repr__(self) -> str:
+        return f"Sweep('{self.path}', runs={len(self.results)}, {self.counts})"
+
+    @property
+    def runs(self) -> list[Run]:
+        """The runs that have a folder, in the sweep's order."""
+        return [load(self.path / row["run"]) for row in self.results if (self.path / row["run"] / folder.SUMMARY).is_file()]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """How many runs have each status."""
+        counts: dict[str, int] = {}
+        for row in self.results:
+            counts[row["status"]] = counts.get(row["status"], 0) + 1
+        return counts
+
+    def compare(self, metric: str | None = None) -> Comparison:
+        return compare(self.runs, metric)
+
+
+def sweep(config, *, sets=None, grid=None, random=None, trials: int | None = None, seeds=None,
+          workers: int | None = None, executor: str | None = None, ray_address: str | None = None,
+          name: str | None = None, runs_dir: str | Path = "runs", yes: bool = False, progress: bool = True) -> Sweep:
+    """Train every (point, seed) of a sweep into RUNS_DIR/sweep-<name>-<stamp>/ (docs/sweeps.md).
+
+    config: a sweep file or a config file. grid={"optimizer.lr": [0.01, 0.1]}, random=
+    {"optimizer.lr": "loguniform(1e-3, 1)"} with trials=N, seeds=5 | "3-7" | [0, 2], sets={key: value}.
+    """
+    from dlcc.sweeps.driver import run_sweep
+    from dlcc.sweeps.plan import make_plan, sweep_spec
+
+    spec, source, base_dir = sweep_spec(config, sets=sets, grid=grid, random=random, trials=trials, seeds=seeds,
+                                        workers=workers, executor=executor, ray_address=ray_address, name=name)
+    plan = make_plan(spec, source, base_dir, yes=yes)
+    with _sweep_reporter(progress) as reporter:
+        result = run_sweep(plan, Path(runs_dir), executor=executor, workers=workers, ray_address=ray_address,
+                           reporter=reporter)
+    return Sweep(result.sweep_dir)
+
+
+def resume_sweep(sweep_dir: str | Path, *, workers: int | None = None, executor: str | None = None,
+                 ray_address: str | None = None, progress: bool = True) -> Sweep:
+    """Train what a sweep folder is missing; interrupted runs continue from their checkpoints."""
+    from dlcc.sweeps.driver import resume_sweep as resume
+
+    with _sweep_reporter(progress) as reporter:
+        result = resume(Path(sweep_dir), executor=executor, workers=workers, ray_address=ray_address,
+                        reporter=reporter)
+    return Sweep(result.sweep_dir)
+
+
+class _sweep_reporter(_reporter):
+    def __init__(self, progress: bool):
+        self.reporter = None
+        if progress:
+            from dlcc.report.sweep_progress import RichSweepReporter
+
+            self.reporter = RichSweepReporter()
+
+
 # --------------------------------------------------------------------------- runs
 
 def load(run_dir: str | Path) -> Run:
@@ -155,6 +188,9 @@ def plot(runs, kind: str = "curves", groups=()):
     """A matplotlib Figure of one or more runs: curves, gradients (per-layer norms) or boundary."""
     from dlcc.report import plots
 
+    runs = list(runs)
+    if not runs:
+        raise RunError("plot: no runs given")
     folders = [r.folder if isinstance(r, Run) else read(r) for r in runs]
     if kind == "curves":
         return plots.curves(folders, groups)

@@ -72,8 +72,6 @@ def test_an_unknown_dataset_lists_the_registered_ones():
     assert info.value.errors()[0]["msg"].endswith(f"valid: {', '.join(DATASETS)}")
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: pydantic skips the options validator when "
-                   "`options:` is left out, so the dataset name is never checked")
 def test_an_unknown_dataset_without_options_is_refused():
     with pytest.raises(ValidationError):
         schema.DataConfig.model_validate({"dataset": "cifar"})

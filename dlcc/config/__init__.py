@@ -7,7 +7,7 @@ schema.py holds the pydantic models, loading.py `load`/`parse`, overrides.py `--
 messages.py the one-line error text, yamlio.py the safe YAML loader and writer.
 """
 
-from dlcc.config.loading import load, parse
+from dlcc.config.loading import load, load_any, override_pairs, parse
 from dlcc.config.messages import format_errors
 from dlcc.config.overrides import apply_overrides
 from dlcc.config.schema import (
@@ -52,5 +52,5 @@ __all__ = [
     "InitConfig", "InitSpec", "LayerConfig", "LayerInitConfig", "ModelConfig", "OptimizerConfig",
     "PlateauSchedule", "RMSPropConfig", "RegularizationConfig", "SGDConfig", "ScheduleConfig",
     "StepSchedule", "TrainingConfig",
-    "apply_overrides", "format_errors", "load", "parse", "to_dict", "to_yaml", "yaml_load",
+    "apply_overrides", "format_errors", "load", "load_any", "override_pairs", "parse", "to_dict", "to_yaml", "yaml_load",
 ]

@@ -1,21 +1,26 @@
-"""The way in: a YAML file or an already-parsed document, plus `--set` overrides -> `Config`."""
+"""The way in: a YAML file, YAML text, a dict or an already-parsed document, plus `--set`
+overrides (text or (key, value) pairs) -> `Config`."""
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import yaml
 from pydantic import ValidationError
 
 from dlcc.config.messages import format_errors
 from dlcc.config.overrides import apply_overrides
 from dlcc.config.schema import Config
-from dlcc.config.yamlio import read_yaml
+from dlcc.config.yamlio import read_yaml, yaml_load
 from dlcc.errors import ConfigError
 
 
-def load(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+def load(path: str | Path, overrides=()) -> Config:
     """Read a YAML config, apply `--set KEY=VALUE` overrides, validate; name defaults to the stem."""
     path = Path(path)
     raw = read_yaml(path)
@@ -24,8 +29,11 @@ def load(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Confi
     return parse(raw, source=str(path), overrides=overrides)
 
 
-def parse(raw: Any, source: str = "config", overrides: list[str] | tuple[str, ...] = ()) -> Config:
-    """Validate an already-parsed YAML document (plus overrides) into a `Config`."""
+def parse(raw: Any, source: str = "config", overrides=()) -> Config:
+    """Validate an already-parsed YAML document (plus overrides) into a `Config`.
+
+    overrides: `KEY=VALUE` strings as `--set` takes them, or (key, value) pairs.
+    """
     if not isinstance(raw, dict):
         kind = "empty" if raw is None else f"a {type(raw).__name__}"
         raise ConfigError(f"{source}: the config must be a YAML mapping of keys (data, model, ...), got {kind}")
@@ -40,3 +48,66 @@ def _validate(raw: dict, source: str) -> Config:
         return Config.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(format_errors(exc, source)) from None
+
+
+def load_any(config, overrides=()) -> Config:
+    """A Config from a path, YAML text (several lines, or one line holding a mapping) or a dict.
+    A config without a name is named after its file, or "run" when it came as text or a dict."""
+    if isinstance(config, Mapping):
+        return parse(_named(dict(config)), source="config (dict)", overrides=overrides)
+    if isinstance(config, str) and ("\n" in config or _is_yaml_mapping(config)):
+        return parse(_named(_yaml_text(config)), source="config text", overrides=overrides)
+    if isinstance(config, (str, os.PathLike)):
+        return load(config, overrides)
+    raise ConfigError(f"config: expected a path, YAML text or a dict, got {type(config).__name__}")
+
+
+def _is_yaml_mapping(text: str) -> bool:
+    """One line that is a YAML mapping (`{data: ...}`) rather than a file name."""
+    try:
+        return isinstance(yaml_load(text), dict)
+    except yaml.YAMLError:
+        return False
+
+
+def _yaml_text(text: str):
+    try:
+        return yaml_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config text: not valid YAML: {str(exc).splitlines()[0]}") from None
+
+
+def _named(raw):
+    return {**raw, "name": "run"} if isinstance(raw, dict) and raw.get("name") is None else raw
+
+
+def override_pairs(overrides) -> list:
+    """(key, value) pairs from a dict, or `KEY=VALUE` strings kept as text for the YAML parser."""
+    if overrides is None:
+        return []
+    if isinstance(overrides, Mapping):
+        return [(str(key), _plain(value)) for key, value in overrides.items()]
+    if isinstance(overrides, str) or not isinstance(overrides, Iterable):
+        raise ConfigError("overrides: expected a dict {'optimizer.lr': 0.05} or a list ['optimizer.lr=0.05']")
+    return [item if isinstance(item, str) else _pair(item) for item in overrides]
+
+
+def _pair(item):
+    if isinstance(item, tuple) and len(item) == 2:
+        return str(item[0]), _plain(item[1])
+    raise ConfigError(f"overrides: {item!r} is neither 'KEY=VALUE' nor a (key, value) pair")
+
+
+def _plain(value):
+    """NumPy scalars, paths and tuples as the plain values a YAML file would hold."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
+
+

@@ -24,17 +24,12 @@ _VARIANT_FIELDS = {name for model in (*VARIANTS.values(), InitSpec) for name in 
 
 
 def apply_overrides(raw: dict, resolved: Config, overrides, source: str) -> dict:
-    """A copy of `raw` with each `KEY=VALUE` applied; a path must exist in `resolved`."""
+    """A copy of `raw` with each override applied: `KEY=VALUE` text (the value parsed as YAML) or
+    a (key, value) pair (the value as it is); a path must exist in `resolved`."""
     raw = copy.deepcopy(raw)
     full = to_dict(resolved)
     for item in overrides:
-        key, sep, text = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set optimizer.lr=0.05")
-        try:
-            value = yaml_load(text)
-        except yaml.YAMLError:
-            raise ConfigError(f"--set {key}: cannot parse value {text!r} as a YAML scalar") from None
+        key, value = item if isinstance(item, tuple) else _parse_item(item)
         parts = key.split(".")
         node, known = raw, full
         for depth, part in enumerate(parts):
@@ -60,7 +55,7 @@ def apply_overrides(raw: dict, resolved: Config, overrides, source: str) -> dict
             last = depth == len(parts) - 1
             if last:
                 node[index] = value
-                if parts[:-1] in (["optimizer"], ["schedule"]) and value in VARIANTS:
+                if parts[:-1] in (["optimizer"], ["schedule"]) and isinstance(value, str) and value in VARIANTS:
                     _drop_foreign_fields(node, VARIANTS[value])
                 break
             child = node[index] if _has(node, index) else None
@@ -73,6 +68,17 @@ def apply_overrides(raw: dict, resolved: Config, overrides, source: str) -> dict
             node[index] = child
             node, known = child, (known[index] if isinstance(known, (list, dict)) and _has(known, index) else None)
     return raw
+
+
+def _parse_item(item: str) -> tuple[str, Any]:
+    """`KEY=VALUE` text -> (key, value), VALUE parsed as YAML."""
+    key, sep, text = item.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set optimizer.lr=0.05")
+    try:
+        return key, yaml_load(text)
+    except yaml.YAMLError:
+        raise ConfigError(f"--set {key}: cannot parse value {text!r} as a YAML scalar") from None
 
 
 def _drop_foreign_fields(section: dict, model: type[BaseModel]) -> None:
@@ -92,3 +98,4 @@ def _unknown_path(key: str, here: str, choices: list[str]) -> str:
     maybe = did_you_mean(here.rsplit(".", 1)[-1], choices)
     allowed = f" (allowed here: {', '.join(map(str, choices))})" if choices else ""
     return f"--set {key}: unknown config key '{here}'{maybe}{allowed}"
+

@@ -252,7 +252,9 @@ def _split_size(value: Any) -> float | int:
 
 class DataConfig(Frozen):
     dataset: str
-    options: Any = None
+    # validate_default: a config that leaves `options` out still gets its dataset name checked
+    # (and the dataset's defaults filled in).
+    options: Annotated[Any, Field(validate_default=True)] = None
     validation: float | int = 0.1
     test: float | int = 0.2
     subset: Annotated[int, Field(ge=1)] | None = None

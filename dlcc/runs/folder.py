@@ -3,7 +3,7 @@ checkpoint.npz, each written and read by the code here (SPEC.md, "Run folder").
 
     RUNS_DIR/<name>-<YYYYMMDD-HHMMSS>[-2, -3, ...]/
         config.yaml     the fully resolved config (written first)
-        metrics.csv     header + one row per finished epoch, flushed each epoch
+        metrics.csv     header + one row per finished epoch, flushed each epoch (metrics_csv.py)
         summary.json    a `Summary`
         model.npz       W1, b1, ... (one network) or m1.W1, m1.b1, ... (ensemble members), and
                         norm_shift, norm_scale when the config normalizes its inputs
@@ -17,13 +17,11 @@ Whole files are replaced atomically (dlcc.atomic); metrics.csv is appended row b
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import hashlib
 import io
 import json
 import math
-import os
 import time
 import zipfile
 from dataclasses import dataclass
@@ -41,13 +39,24 @@ FINISHED = ("completed", "early_stopped")
 NORM_KEYS = ("norm_shift", "norm_scale")
 
 
-def create_run_dir(runs_dir: Path, name: str) -> Path:
-    """Make a fresh run folder; os.mkdir is atomic, so two processes never get the same one."""
+def create_run_dir(runs_dir: Path, name: str, stamp: bool = True) -> Path:
+    """Make a fresh run folder; os.mkdir is atomic, so two processes never get the same one.
+
+    stamp=False: exactly runs_dir/name (a sweep's runs), an error if it exists already.
+    """
     runs_dir = Path(runs_dir)
     try:
         runs_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise RunError(f"{runs_dir}: cannot create the runs directory: {exc.strerror or exc}") from None
+    if not stamp:
+        try:
+            (runs_dir / name).mkdir()
+        except FileExistsError:
+            raise RunError(f"{runs_dir / name}: exists already; a run folder is never overwritten") from None
+        except OSError as exc:
+            raise RunError(f"{runs_dir / name}: cannot create the run folder: {exc.strerror or exc}") from None
+        return runs_dir / name
     stem = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
     for k in range(1, 10_000):
         path = runs_dir / (stem if k == 1 else f"{stem}-{k}")
@@ -92,30 +101,33 @@ class Summary:
     warnings: tuple[str, ...] = ()
     stop_reason: str | None = None
     error: str | None = None
+    extra: dict = dataclasses.field(default_factory=dict)  # keys a later dlcc wrote: kept as they are
 
     def replace(self, **changes) -> Summary:
         return dataclasses.replace(self, **changes)
 
     def to_json(self) -> dict:
         """The JSON object, SPEC keys first; resumed, members and error only when they apply."""
-        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
         data["warnings"] = list(self.warnings)
         for key, absent in (("resumed", 0), ("members", None), ("error", None)):
             if data[key] == absent:
                 del data[key]
-        return data
+        return {**data, **{k: v for k, v in self.extra.items() if k not in data}}
 
     @classmethod
     def from_json(cls, data, path: Path) -> Summary:
-        """Read back what to_json wrote; a missing key takes its default (older folders), a key
-        of the wrong type or an unknown status is a RunError naming the file and the key."""
+        """Read back what to_json wrote. A missing or null key takes its default (older folders);
+        a key of the wrong type or an unknown status is a RunError naming the file and the key;
+        keys this version does not know are kept in `extra` and written back."""
         if not isinstance(data, dict):
             raise RunError(f"{path}: expected a JSON object, got {type(data).__name__}")
         if data.get("status") not in STATUSES:
             raise RunError(f"{path}: status is {data.get('status')!r}; expected one of {', '.join(STATUSES)}")
-        values = {}
-        for f in dataclasses.fields(cls):
-            if f.name not in data or f.name == "status":
+        fields = [f for f in dataclasses.fields(cls) if f.name not in ("status", "extra")]
+        values = {"extra": {k: v for k, v in data.items() if k not in {f.name for f in fields} | {"status"}}}
+        for f in fields:
+            if data.get(f.name) is None:
                 continue
             value, types = data[f.name], _SUMMARY_TYPES[f.name]
             if value is not None and not (isinstance(value, types) and not isinstance(value, bool)):
@@ -179,53 +191,6 @@ def _jsonable(value):
     if isinstance(value, np.generic):
         return _jsonable(value.item())
     return value
-
-
-# --------------------------------------------------------------------------- metrics.csv
-
-class MetricsWriter:
-    """metrics.csv: a header, then one row per finished epoch, flushed to the OS each time."""
-
-    def __init__(self, path: Path, columns: list[str]):
-        self.columns = columns
-        self.file = open(path, "a", newline="", encoding="utf-8")
-        self.writer = csv.writer(self.file)
-        if self.file.tell() == 0:
-            self.writer.writerow(columns)
-            self.sync()
-
-    def write(self, row: dict) -> None:
-        """Append one row and flush it to the OS (readers see it at once; see sync)."""
-        self.writer.writerow([_cell(row.get(c)) for c in self.columns])
-        self.file.flush()
-
-    def sync(self) -> None:
-        """fsync: make the rows so far survive a power cut (done with each checkpoint)."""
-        if not self.file.closed:
-            self.file.flush()
-            os.fsync(self.file.fileno())
-
-    def close(self) -> None:
-        self.sync()
-        self.file.close()
-
-
-def write_metrics(path: Path, columns: list[str], rows: list[dict]) -> None:
-    """Replace metrics.csv with these rows, exactly as MetricsWriter would have written them."""
-    buf = io.StringIO(newline="")
-    writer = csv.writer(buf)
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([_cell(row.get(c)) for c in columns])
-    atomic.write_text(path, buf.getvalue())
-
-
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return repr(value)  # shortest exact round trip: reruns can be compared bit for bit
-    return str(value)
 
 
 # --------------------------------------------------------------------------- model.npz

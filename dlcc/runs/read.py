@@ -13,8 +13,6 @@ After `dlcc train --resume`, an epoch may appear twice in metrics.csv; the later
 
 from __future__ import annotations
 
-import csv
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from dlcc.config import yaml_load
 from dlcc.errors import RunError
 from dlcc.runs import folder
 from dlcc.runs.folder import FINISHED, Summary
+from dlcc.runs.metrics_csv import read_metrics
 
 FILES = (folder.CONFIG, folder.SUMMARY, folder.METRICS)
 
@@ -101,7 +100,7 @@ def read(path: str | Path) -> RunFolder:
     _check_is_run_dir(path)
     _, config = read_config(path / folder.CONFIG)
     summary = Summary.from_json(folder.read_json(path / folder.SUMMARY), path / folder.SUMMARY)
-    columns, rows, notes = _read_metrics(path / folder.METRICS)
+    columns, rows, notes = read_metrics(path / folder.METRICS, _read_text(path / folder.METRICS))
     has_model = (path / folder.MODEL).is_file()
     return RunFolder(path, config, summary, columns, tuple(rows), has_model,
                      tuple(notes + _partial_notes(summary, rows, has_model)))
@@ -152,47 +151,6 @@ def read_config(path: Path) -> tuple[str, dict]:
     if not isinstance(config, dict):
         raise RunError(f"{path}: expected a mapping of config keys, got {type(config).__name__}")
     return text, config
-
-
-def _read_metrics(path: Path) -> tuple[tuple[str, ...], list[dict], list[str]]:
-    lines = _read_text(path).splitlines()
-    header = next(csv.reader(lines[:1]))
-    if not header or header[0] != "epoch":
-        raise RunError(f"{path}: the header must start with 'epoch', got {','.join(header)[:60]!r}")
-    by_epoch: dict[int, dict] = {}
-    notes: list[str] = []
-    for number, cells in enumerate(csv.reader(lines[1:]), start=2):
-        if not cells:
-            continue
-        row = _parse_row(header, cells)
-        if row is None:
-            if not any(line.strip() for line in lines[number:]):
-                notes.append(f"metrics.csv: the last line ({number}) was cut off mid-write; ignored")
-                break
-            raise RunError(f"{path}: line {number} has {len(cells)} cells or a non-number; "
-                           f"expected {len(header)} numbers ({', '.join(header[:4])}, ...)")
-        # A resumed run rewrites the epochs after its checkpoint: the later rows win.
-        for epoch in [e for e in by_epoch if e >= row["epoch"]]:
-            del by_epoch[epoch]
-        by_epoch[row["epoch"]] = row
-    return tuple(header), list(by_epoch.values()), notes
-
-
-def _parse_row(header: list[str], cells: list[str]) -> dict | None:
-    """The row as {column: number or None}, or None when it is malformed."""
-    if len(cells) != len(header):
-        return None
-    row: dict = {}
-    try:
-        for name, cell in zip(header, cells):
-            row[name] = None if cell == "" else float(cell)
-    except ValueError:
-        return None
-    epoch = row["epoch"]
-    if epoch is None or not math.isfinite(epoch) or epoch != int(epoch) or epoch < 0:
-        return None
-    row["epoch"] = int(epoch)
-    return row
 
 
 def _partial_notes(summary: Summary, rows: list[dict], has_model: bool) -> list[str]:

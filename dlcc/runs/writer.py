@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from dlcc import atomic
-from dlcc.runs import folder
+from dlcc.runs import folder, metrics_csv
 from dlcc.runs.folder import Summary
 
 CHECKPOINT_SECONDS = 2.0
@@ -31,14 +31,16 @@ class RunWriter:
         self.config_sha256 = config_sha256
         self.summary = summary.replace(status="running", error=None)
         folder.write_summary(self.run_dir, self.summary)
-        self.metrics = folder.MetricsWriter(self.run_dir / folder.METRICS, columns)
+        self.metrics = metrics_csv.MetricsWriter(self.run_dir / folder.METRICS, columns)
         self._seconds_before, self._started = summary.seconds, time.perf_counter()
         self._snapshot, self._saved_at = None, -math.inf
 
     @classmethod
-    def create(cls, runs_dir: Path, name: str, config_text: str, columns: list[str], summary: Summary) -> RunWriter:
-        """A new run folder holding config.yaml, then summary.json (running) and metrics.csv's header."""
-        run_dir = folder.create_run_dir(runs_dir, name)
+    def create(cls, runs_dir: Path, name: str, config_text: str, columns: list[str], summary: Summary,
+               stamp: bool = True) -> RunWriter:
+        """A new run folder holding config.yaml, then summary.json (running) and metrics.csv's header.
+        Its name is <name>-<stamp>, or exactly `name` with stamp=False."""
+        run_dir = folder.create_run_dir(runs_dir, name, stamp)
         atomic.write_text(run_dir / folder.CONFIG, config_text)
         return cls(run_dir, columns, summary, folder.config_digest(config_text))
 
@@ -47,7 +49,7 @@ class RunWriter:
                config_sha256: str) -> RunWriter:
         """Continue a run in place: metrics.csv is rewritten from the checkpoint's rows (rows of a
         half-finished epoch are dropped) and the summary counts one more resume."""
-        folder.write_metrics(Path(run_dir) / folder.METRICS, columns, rows)
+        metrics_csv.write_metrics(Path(run_dir) / folder.METRICS, columns, rows)
         last = rows[-1]["epoch"] if rows else 0
         return cls(run_dir, columns, summary.replace(resumed=summary.resumed + 1, epochs_completed=last),
                    config_sha256)

@@ -1,0 +1,198 @@
+"""A sweep: one base config, the settings to vary, and the seeds to repeat each point with.
+
+As a file (SWEEP.yaml) or from `dlcc sweep CONFIG.yaml --grid ... --random ... --seeds ...`:
+
+    name: optimizers
+    base: ../spirals.yaml            # a config file (relative to this file) or an inline mapping
+    set: {training.epochs: 30}       # applied to every run
+    variants:                        # named points, each a set of overrides
+      sgd: {optimizer: {name: sgd, lr: 0.3}}
+      adam: {optimizer: {name: adam, lr: 0.01}}
+    grid: {model.layers.0.units: [50, 100]}          # every combination
+    random: {optimizer.lr: loguniform(1e-3, 1)}      # `trials` draws per grid point
+    trials: 4
+    seeds: 5                         # 5 -> 0..4; "3-7"; "0,2,9"; or a list
+    executor: local                  # local | ray
+    workers: 2
+
+Points = variants x grid x trials; runs = points x seeds. A swept `optimizer.name` (or
+`schedule.name`) starts that section afresh, so each optimizer gets its own defaults.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import Field, ValidationError, field_validator
+
+from dlcc.config.messages import format_errors
+from dlcc.config.schema import Frozen
+from dlcc.config.yamlio import yaml_load
+from dlcc.errors import ConfigError
+
+DISTRIBUTIONS = ("uniform", "loguniform", "int", "choice")
+MAX_RUNS_WITHOUT_YES = 10_000
+MAX_SEED = 2**63 - 1
+
+
+class SweepSpec(Frozen):
+    """A sweep file, validated (the base config itself is validated point by point)."""
+
+    model_config = Frozen.model_config | {"strict": False}
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,80}$")] | None = None
+    base: str | dict
+    set: dict[str, Any] = {}
+    variants: dict[str, dict[str, Any]] = {}
+    grid: dict[str, list] = {}
+    random: dict[str, str] = {}
+    trials: Annotated[int, Field(ge=1)] | None = None
+    draw_seed: Annotated[int, Field(ge=0)] = 0
+    seeds: list[int] | int | str = [0]
+    executor: Literal["local", "ray"] = "local"
+    workers: Annotated[int, Field(ge=1, le=256)] | None = None
+    ray_address: str | None = None
+
+    @field_validator("grid")
+    @classmethod
+    def _grids_not_empty(cls, grid: dict) -> dict:
+        for key, values in grid.items():
+            if not values:
+                raise ValueError(f"{key}: an empty list of values; give at least one")
+        return grid
+
+    @field_validator("random")
+    @classmethod
+    def _distributions_parse(cls, random: dict) -> dict:
+        for key, text in random.items():
+            parse_distribution(key, text)
+        return random
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds_parse(cls, seeds) -> list[int]:
+        return parse_seeds(seeds)
+
+
+def parse_spec(raw: Any, source: str) -> SweepSpec:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: a sweep file must be a YAML mapping (base, grid, seeds, ...)")
+    try:
+        spec = SweepSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(format_errors(exc, source)) from None
+    if spec.random and spec.trials is None:
+        raise ConfigError(f"{source}: trials: how many random draws? `random` needs `trials: N` (--trials N)")
+    if spec.trials is not None and not spec.random:
+        raise ConfigError(f"{source}: trials: {spec.trials} draws of nothing; add a `random` key (--random KEY=DIST)")
+    overlap = set(spec.grid) & set(spec.random)
+    if overlap:
+        raise ConfigError(f"{source}: {', '.join(sorted(overlap))}: swept by both grid and random; choose one")
+    return spec
+
+
+def parse_seeds(seeds) -> list[int]:
+    """5 -> [0..4]; "3-7" -> [3..7]; "0,2,9" or [0, 2, 9] -> as given (no repeats)."""
+    if isinstance(seeds, bool):
+        raise ValueError("a count, A-B, A,B,... or a list of integers")
+    if isinstance(seeds, int):
+        if not 1 <= seeds <= 10_000:
+            raise ValueError("a count of seeds must be 1..10000")
+        return list(range(seeds))
+    if isinstance(seeds, str):
+        text = seeds.strip()
+        if re.fullmatch(r"\d+", text):
+            return parse_seeds(int(text))
+        match = re.fullmatch(r"(\d+)\s*-\s*(\d+)", text)
+        if match:
+            a, b = int(match[1]), int(match[2])
+            if b < a:
+                raise ValueError("the range A-B runs backwards")
+            return parse_seeds(list(range(a, b + 1)))
+        if re.fullmatch(r"\d+(\s*,\s*\d+)*", text):
+            return parse_seeds([int(s) for s in text.split(",")])
+        raise ValueError("write a count (5), a range (3-7) or a list (0,2,9)")
+    if isinstance(seeds, list):
+        if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s <= MAX_SEED for s in seeds):
+            raise ValueError("a non-empty list of integers >= 0")
+        if len(set(seeds)) != len(seeds):
+            raise ValueError("a seed is repeated")
+        return list(seeds)
+    raise ValueError("a count, A-B, A,B,... or a list of integers")
+
+
+def parse_distribution(key: str, text: str) -> tuple[str, list]:
+    """'loguniform(1e-4, 1e-1)' -> ("loguniform", [0.0001, 0.1]); errors name the key."""
+    match = re.fullmatch(r"\s*([a-z]+)\s*\((.*)\)\s*", str(text))
+    if not match or match[1] not in DISTRIBUTIONS:
+        raise ValueError(f"{key}: {text!r} is not a distribution; use one of uniform(a, b), loguniform(a, b), "
+                         "int(a, b), choice(v1, v2, ...)")
+    kind = match[1]
+    args = [yaml_load(part.strip()) for part in match[2].split(",")] if match[2].strip() else []
+    if kind == "choice":
+        if not args:
+            raise ValueError(f"{key}: choice() needs at least one value")
+        return kind, args
+    if len(args) != 2 or not all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in args):
+        raise ValueError(f"{key}: {kind}(a, b) takes two numbers, got {text!r}")
+    low, high = args
+    if not low < high:
+        raise ValueError(f"{key}: {kind}({low}, {high}): the low end must be below the high end")
+    if kind == "loguniform" and low <= 0:
+        raise ValueError(f"{key}: loguniform({low}, {high}) needs a > 0 (it draws log-uniformly)")
+    if kind == "int" and not (float(low).is_integer() and float(high).is_integer()):
+        raise ValueError(f"{key}: int({low}, {high}) takes whole numbers")
+    return kind, [low, high]
+
+
+def draw(kind: str, args: list, rng: np.random.Generator):
+    """One value: uniform U(a, b); loguniform exp(U(ln a, ln b)); int uniform on a..b inclusive;
+    choice: one of the values, equally likely."""
+    if kind == "uniform":
+        return float(rng.uniform(*args))
+    if kind == "loguniform":
+        return float(math.exp(rng.uniform(math.log(args[0]), math.log(args[1]))))
+    if kind == "int":
+        return int(rng.integers(int(args[0]), int(args[1]), endpoint=True))
+    return args[int(rng.integers(len(args)))]
+
+
+def expand(spec: SweepSpec) -> tuple[list[str], list[dict]]:
+    """(swept keys in column order, points), a point = {id, variant, values: {key: value}}.
+
+    Random values are drawn here, once, from draw_seed: the resolved points are saved in
+    sweep.yaml, so resuming a sweep never draws again.
+    """
+    rng = np.random.default_rng(spec.draw_seed)
+    keys = [*spec.grid, *spec.random]
+    variants = list(spec.variants) or [None]
+    combos = list(itertools.product(*spec.grid.values())) or [()]
+    points = []
+    for variant in variants:
+        for combo in combos:
+            for _ in range(spec.trials or 1):
+                values = dict(zip(spec.grid, combo))
+                values |= {k: draw(*parse_distribution(k, text), rng) for k, text in spec.random.items()}
+                points.append({"id": f"p{len(points):03d}", "variant": variant, "values": values})
+    return keys, points
+
+
+def point_overrides(spec: SweepSpec, point: dict) -> list[tuple[str, Any]]:
+    """The overrides of one point, in the order they apply: set, the variant's, the swept values.
+
+    Choosing a variant (`optimizer.name`, `schedule.name`, or a whole `optimizer: {...}` section)
+    starts that section afresh, before everything else, so it gets that variant's own defaults
+    plus whatever this point sets explicitly.
+    """
+    pairs = [*spec.set.items(), *(spec.variants.get(point["variant"]) or {}).items(), *point["values"].items()]
+    resets = []
+    for key, value in pairs:
+        if key in ("optimizer.name", "schedule.name"):
+            resets.append((key.split(".")[0], {"name": value}))
+        elif key in ("optimizer", "schedule") and isinstance(value, dict):
+            resets.append((key, value))
+    return [*resets, *[(k, v) for k, v in pairs if k not in ("optimizer", "schedule")]]
