@@ -167,6 +167,85 @@ def _print_json(data) -> None:
     typer.echo(dumps(data))
 
 
+class Executor(str, Enum):
+    local = "local"
+    ray = "ray"
+
+
+@app.command()
+def sweep(
+    config: Annotated[Optional[Path], typer.Argument(
+        metavar="CONFIG.yaml|SWEEP.yaml", help="A config to sweep over, or a sweep file (a file with a `base` key).",
+        show_default=False)] = None,
+    set_: SetOpt = None,
+    grid: Annotated[Optional[list[str]], typer.Option(
+        "--grid", "-g", metavar="KEY=V1,V2", help="Try every value (combined with the other --grid keys). "
+        "Repeatable.")] = None,
+    random: Annotated[Optional[list[str]], typer.Option(
+        "--random", "-r", metavar="KEY=DIST", help="Draw values: uniform(a,b), loguniform(a,b), int(a,b) or "
+        "choice(v1,v2,...); --trials draws per grid point. Repeatable.")] = None,
+    trials: Annotated[Optional[int], typer.Option("--trials", min=1, help="Random draws per grid point.")] = None,
+    seeds: Annotated[Optional[str], typer.Option(
+        "--seeds", metavar="N|A-B|A,B", help="Seeds to repeat every point with: 5 (0..4), 3-7, or 0,2,9. "
+        "Default: the sweep file's, else 0.")] = None,
+    workers: Annotated[Optional[int], typer.Option(
+        "--workers", "-w", min=1, help="Runs at once (default: the CPU count, at most 8).")] = None,
+    executor: Annotated[Optional[Executor], typer.Option(
+        "--executor", help="local: a process pool here; ray: Ray tasks (pip install \"dlcc[ray]\").")] = None,
+    ray_address: Annotated[Optional[str], typer.Option(
+        "--ray-address", metavar="ADDR", help="A Ray cluster ('auto' or host:port); default: a local Ray instance.")] = None,
+    resume: Annotated[Optional[Path], typer.Option(
+        "--resume", metavar="SWEEP_DIR", help="Train what a sweep folder is missing; interrupted runs continue.")] = None,
+    name: Annotated[Optional[str], typer.Option("--name", help="Sweep-folder name (default: the file's).")] = None,
+    runs_dir: Annotated[Path, typer.Option("--runs-dir", help="Where the sweep folder is created.")] = Path("runs"),
+    yes: Annotated[bool, typer.Option("--yes", help="Allow more than 10,000 runs.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print results.csv as one JSON document.")] = False,
+) -> None:
+    """Train a config over grids, random draws and seeds: one run folder per (point, seed).
+
+    Every point is validated before anything starts. The sweep folder holds sweep.yaml (the
+    resolved definition), results.csv (one row per run, updated as runs finish) and the runs.
+    Ctrl-C stops every worker; --resume continues. Details: docs/sweeps.md.
+
+    [b]Examples[/b]
+
+      dlcc sweep configs/sweeps/optimizers.yaml
+
+      dlcc sweep configs/spirals.yaml --grid optimizer.lr=0.03,0.1,0.3,1 --seeds 3
+
+      dlcc sweep configs/spirals.yaml --random "optimizer.lr=loguniform(1e-3,1)" --trials 8 --seeds 2
+
+      dlcc sweep configs/spirals.yaml --grid optimizer.name=sgd,adam --executor ray
+
+      dlcc sweep --resume runs/sweep-optimizers-20261201-101500
+    """
+    from dlcc import api
+
+    progress = not (quiet or json_out)
+    if resume is not None:
+        if config is not None or set_ or grid or random or trials or seeds or name:
+            _err("error: --resume continues a sweep with its own saved definition; "
+                 "it cannot be combined with CONFIG, --set, --grid, --random, --trials, --seeds or --name")
+            raise typer.Exit(2)
+        result = api.resume_sweep(resume, workers=workers, executor=executor and executor.value,
+                                  ray_address=ray_address, progress=progress)
+    elif config is None:
+        _err("error: give a CONFIG.yaml or SWEEP.yaml (e.g. dlcc sweep configs/sweeps/optimizers.yaml), "
+             "or --resume SWEEP_DIR")
+        raise typer.Exit(2)
+    else:
+        result = api.sweep(config, sets=set_ or [], grid=grid or [], random=random or [], trials=trials,
+                           seeds=seeds, workers=workers, executor=executor and executor.value,
+                           ray_address=ray_address, name=name, runs_dir=runs_dir, yes=yes, progress=progress)
+    if json_out:
+        _print_json({"sweep_dir": str(result.path), "results": result.results})
+        return
+    counts = ", ".join(f"{n} {status}" for status, n in result.counts.items())
+    typer.echo(f"{len(result.results)} runs ({counts}) -> {result.path}")
+    typer.echo(f"compare them:  dlcc compare {result.path}")
+
+
 @app.command()
 def validate(
     config: Annotated[Path, typer.Argument(help="The YAML config to check.", show_default=False)],

@@ -33,8 +33,12 @@ from dlcc.training.trainer import Fit, Reporter
 from dlcc.version import __version__
 
 
-def train(cfg, runs_dir: Path, reporter: Reporter | None = None) -> tuple[Path, Summary]:
-    """Train `cfg` into a new run folder under runs_dir; return (run_dir, summary)."""
+def train(cfg, runs_dir: Path, reporter: Reporter | None = None, folder_name: str | None = None
+          ) -> tuple[Path, Summary]:
+    """Train `cfg` into a new run folder under runs_dir; return (run_dir, summary).
+
+    The folder is <cfg.name>-<stamp>, or exactly runs_dir/folder_name when given (a sweep's runs).
+    """
     splits, arrays = build.prepare(cfg)  # bad data fails here, before any folder is created
     members = build.build_members(cfg, arrays["train"])
     fit = Fit(cfg, members, arrays["val"], splits.task == "classification")  # checks early_stopping.monitor
@@ -51,7 +55,8 @@ def train(cfg, runs_dir: Path, reporter: Reporter | None = None) -> tuple[Path, 
         python_version=platform.python_version(),
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
-    writer = RunWriter.create(runs_dir, cfg.name, config_mod.to_yaml(cfg), fit.columns, summary)
+    writer = RunWriter.create(runs_dir, folder_name or cfg.name, config_mod.to_yaml(cfg), fit.columns, summary,
+                              stamp=folder_name is None)
     return writer.run_dir, _drive(writer, fit, splits, arrays, reporter)
 
 

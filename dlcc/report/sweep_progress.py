@@ -1,0 +1,97 @@
+"""A live sweep display on stderr: done / running / failed / left, ETA, and the best point so far.
+
+On a terminal it is one Rich progress line redrawn in place; otherwise (a log file, CI) one plain
+line per finished run. Implements dlcc.sweeps.driver.SweepReporter.
+"""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+FINISHED = ("completed", "early_stopped", "diverged", "failed")
+
+
+def _fmt(metric: str, value) -> str:
+    return "-" if value is None else (f"{100 * value:.2f}%" if "accuracy" in metric else f"{value:.4g}")
+
+
+class RichSweepReporter:
+    def __init__(self, console: Console | None = None):
+        self.console = console or Console(stderr=True)
+        self.live = self.console.is_terminal
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[counts]}"), TimeElapsedColumn(), TextColumn("{task.fields[eta]}"),
+            console=self.console, transient=False)
+        self.task = None
+
+    def start(self, plan, rows: list[dict]) -> None:
+        self.plan, self.rows = plan, {r["run"]: r for r in rows}
+        self.running: set[str] = set()
+        self.started_at = time.perf_counter()
+        self.done_before = sum(r["status"] in FINISHED for r in rows)
+        self.metric = "best_val_accuracy" if plan.base["loss"] in ("cross_entropy", "binary_cross_entropy") \
+            else "best_val_loss"
+        self.console.print(f"sweep {plan.name}: {len(plan.points)} point(s) x {len(plan.spec.seeds)} seed(s) = "
+                           f"{len(rows)} runs" + (f", {self.done_before} done already" if self.done_before else ""),
+                           highlight=False)
+        if self.live:
+            self.progress.start()
+            self.task = self.progress.add_task(f"sweep {plan.name}", total=len(rows), completed=self.done_before,
+                                               counts="", eta="")
+
+    def run_started(self, name: str) -> None:
+        self.running.add(name)
+        self._refresh()
+
+    def run_finished(self, row: dict) -> None:
+        self.running.discard(row["run"])
+        self.rows[row["run"]] = row
+        if not self.live:
+            best = row.get(self.metric)
+            self.console.print(f"{row['run']}: {row['status']}" + (f"  {self.metric} {_fmt(self.metric, best)}"
+                               if best is not None else "") + (f"  ({row['error']})" if row.get("error") else ""),
+                               highlight=False, markup=False)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        rows = list(self.rows.values())
+        done = sum(r["status"] in FINISHED for r in rows)
+        failed = sum(r["status"] in ("failed", "diverged") for r in rows)
+        left = len(rows) - done - len(self.running)
+        counts = f"{len(self.running)} running, {failed} failed, {left} left"
+        best = self._best()
+        if best:
+            counts += f" | best so far {best}"
+        if self.task is not None:
+            self.progress.update(self.task, completed=done, counts=counts, eta=self._eta(done))
+
+    def _eta(self, done: int) -> str:
+        finished_now = done - self.done_before
+        if finished_now <= 0:
+            return "ETA -"
+        per_run = (time.perf_counter() - self.started_at) / finished_now
+        left = len(self.rows) - done
+        return f"ETA {per_run * left:.0f}s" if left else ""
+
+    def _best(self) -> str | None:
+        """The point with the best mean of the metric over its finished seeds."""
+        by_point: dict[str, list[float]] = {}
+        for r in self.rows.values():
+            if r["status"] in ("completed", "early_stopped") and r.get(self.metric) is not None:
+                by_point.setdefault(r["point"], []).append(r[self.metric])
+        if not by_point:
+            return None
+        pick = max if "accuracy" in self.metric else min
+        point = pick(by_point, key=lambda p: sum(by_point[p]) / len(by_point[p]))
+        mean = sum(by_point[point]) / len(by_point[point])
+        label = next((" ".join(x for x in (p.get("variant") or "", " ".join(f"{k}={v}" for k, v in
+                      p["values"].items())) if x) for p in self.plan.points if p["id"] == point), "")
+        return f"{point} {label} ({self.metric.removeprefix('best_')} {_fmt(self.metric, mean)})".replace("  ", " ")
+
+    def close(self) -> None:
+        if self.task is not None:
+            self.progress.stop()

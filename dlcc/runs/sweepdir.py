@@ -1,0 +1,146 @@
+"""The sweep folder's format: sweep.yaml, results.csv, and one ordinary run folder per run.
+
+    RUNS_DIR/sweep-<name>-<YYYYMMDD-HHMMSS>/
+        sweep.yaml     the sweep, fully resolved: name, base (the resolved base config), keys
+                       (the swept config keys, in column order), points (id, variant, values),
+                       seeds, runs (folder name, point id, seed), executor, workers
+        results.csv    one row per run (RESULT_COLUMNS around the swept keys), rewritten
+                       atomically whenever a run finishes, so it is never half-written
+        p000-s0/ ...   the run of point p000 with seed 0: an ordinary run folder
+
+A run's status in results.csv is its summary.json status, or `failed` (its worker died or it
+raised an unexpected error; `error` says why) or `pending` (not started yet).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from pathlib import Path
+
+import yaml
+
+from dlcc import atomic
+from dlcc.config import yaml_load
+from dlcc.errors import RunError
+from dlcc.runs import folder
+from dlcc.runs.read import read
+
+SWEEP_FILE, RESULTS = "sweep.yaml", "results.csv"
+HEAD_COLUMNS = ("run", "point", "variant")
+TAIL_COLUMNS = ("seed", "status", "epochs", "best_epoch", "best_val_loss", "best_val_accuracy",
+                "final_train_loss", "final_val_loss", "final_val_accuracy", "test_loss", "test_accuracy",
+                "seconds", "error")
+STATUSES = (*folder.STATUSES, "failed", "pending")
+
+
+def is_sweep_dir(path: Path) -> bool:
+    return Path(path).is_dir() and (Path(path) / SWEEP_FILE).is_file()
+
+
+def create_sweep_dir(runs_dir: Path, name: str) -> Path:
+    """A fresh RUNS_DIR/sweep-<name>-<stamp> (never an existing one)."""
+    return folder.create_run_dir(runs_dir, f"sweep-{name}")
+
+
+def run_name(point: str, seed: int) -> str:
+    return f"{point}-s{seed}"
+
+
+def write_definition(sweep_dir: Path, definition: dict) -> None:
+    text = yaml.safe_dump(definition, sort_keys=False, default_flow_style=None, width=100)
+    atomic.write_text(Path(sweep_dir) / SWEEP_FILE, text)
+
+
+def read_definition(sweep_dir: Path) -> dict:
+    """sweep.yaml as written; a missing or damaged file is a RunError naming it."""
+    path = Path(sweep_dir) / SWEEP_FILE
+    if not Path(sweep_dir).is_dir():
+        raise RunError(f"{sweep_dir}: no such sweep folder")
+    try:
+        data = yaml_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunError(f"{path}: missing; is {sweep_dir} a sweep folder made by `dlcc sweep`?") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise RunError(f"{path}: cannot read it ({str(exc).splitlines()[0]}); the sweep folder is damaged") from None
+    needed = ("name", "base", "keys", "points", "seeds", "runs")
+    if not isinstance(data, dict) or any(k not in data for k in needed):
+        raise RunError(f"{path}: not a sweep definition written by dlcc (needs {', '.join(needed)})")
+    return data
+
+
+def result_columns(keys: list[str]) -> list[str]:
+    return [*HEAD_COLUMNS, *keys, *TAIL_COLUMNS]
+
+
+def write_results(sweep_dir: Path, keys: list[str], rows: list[dict]) -> None:
+    """Replace results.csv with these rows (one per run, in the sweep's run order)."""
+    columns = result_columns(keys)
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf)
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_cell(row.get(c)) for c in columns])
+    atomic.write_text(Path(sweep_dir) / RESULTS, buf.getvalue())
+
+
+def read_results(sweep_dir: Path) -> list[dict]:
+    """results.csv as dicts: numbers as int/float, empty cells as None, text kept."""
+    path = Path(sweep_dir) / RESULTS
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RunError(f"{path}: missing; the sweep folder is incomplete") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RunError(f"{path}: cannot read it: {exc}") from None
+    return [{k: _value(v) for k, v in row.items()} for row in csv.DictReader(io.StringIO(text))]
+
+
+def result_row(run_dir: Path, point: dict, seed: int, keys: list[str]) -> dict:
+    """The results.csv row of one run, from its folder (a `pending` row when there is none)."""
+    row = {"run": Path(run_dir).name, "point": point["id"], "variant": point.get("variant"), "seed": seed,
+           **{k: _flat(point["values"].get(k)) for k in keys}}
+    if not (Path(run_dir) / folder.SUMMARY).is_file():
+        return {**row, "status": "pending"}
+    try:
+        run = read(run_dir)
+    except RunError as exc:
+        return {**row, "status": "failed", "error": str(exc).splitlines()[0]}
+    s = run.summary
+    best = s.best or {}
+    last = run.rows[-1] if run.rows else {}
+    test = s.test or {}
+    return {**row, "status": s.status, "epochs": run.last_epoch, "best_epoch": s.best_epoch,
+            "best_val_loss": best.get("val_loss"), "best_val_accuracy": best.get("val_accuracy"),
+            "final_train_loss": last.get("train_loss"), "final_val_loss": last.get("val_loss"),
+            "final_val_accuracy": last.get("val_accuracy"), "test_loss": test.get("loss"),
+            "test_accuracy": test.get("accuracy"), "seconds": s.seconds, "error": s.error}
+
+
+def _flat(value):
+    """A swept value as one CSV cell: scalars as they are, a mapping or list as compact YAML."""
+    if isinstance(value, (dict, list)):
+        return yaml.safe_dump(value, default_flow_style=True, width=10**6).strip()
+    return value
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return "" if not math.isfinite(value) else repr(value)
+    return str(value)
+
+
+def _value(cell: str):
+    if cell == "":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(cell)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(cell, cell)

@@ -1,0 +1,136 @@
+"""Running a sweep: hand its runs to an executor, keep results.csv true as they finish.
+
+    result = run_sweep(plan, runs_dir, executor="local", workers=2)    # a new sweep folder
+    result = resume_sweep(sweep_dir)          # only what is missing; interrupted runs continue
+
+A diverged or failed run is recorded as such and the sweep goes on. Ctrl-C (or SIGTERM) stops
+every worker at its next batch boundary; their runs are marked interrupted and the sweep raises
+InterruptedRun with the command that resumes it. results.csv is rewritten (atomically) after
+every finished run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from dlcc import config as config_mod
+from dlcc.errors import InterruptedRun
+from dlcc.runs import folder, sweepdir
+from dlcc.sweeps.plan import Plan, plan_from_definition
+from dlcc.sweeps.task import blas_threads
+from dlcc.training.session import interrupt_flag
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    sweep_dir: Path
+    rows: list[dict]          # results.csv, one dict per run
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for row in self.rows:
+            counts[row["status"]] = counts.get(row["status"], 0) + 1
+        return counts
+
+
+class SweepReporter:
+    """What the driver tells the outside world (the CLI passes a Rich display)."""
+
+    def start(self, plan: Plan, rows: list[dict]) -> None: ...
+    def run_started(self, name: str) -> None: ...
+    def run_finished(self, row: dict) -> None: ...
+
+
+def default_workers() -> int:
+    import os
+
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def run_sweep(plan: Plan, runs_dir: Path, *, executor: str | None = None, workers: int | None = None,
+              ray_address: str | None = None, reporter: SweepReporter | None = None) -> SweepResult:
+    """A new sweep folder under runs_dir with every run of `plan` trained in it."""
+    executor = executor or plan.spec.executor
+    workers = workers or plan.spec.workers or default_workers()
+    sweep_dir = sweepdir.create_sweep_dir(runs_dir, plan.name)
+    definition = plan.definition() | {"executor": executor, "workers": workers,
+                                      "ray_address": ray_address or plan.spec.ray_address}
+    sweepdir.write_definition(sweep_dir, definition)
+    rows = [sweepdir.result_row(sweep_dir / r.name, r.point, r.seed, plan.keys) for r in plan.runs]
+    sweepdir.write_results(sweep_dir, plan.keys, rows)
+    return _drive(plan, sweep_dir, rows, set(), executor, workers, definition["ray_address"], reporter)
+
+
+def resume_sweep(sweep_dir: Path, *, executor: str | None = None, workers: int | None = None,
+                 ray_address: str | None = None, reporter: SweepReporter | None = None) -> SweepResult:
+    """Train what is missing in a sweep folder: never-started and failed runs from scratch,
+    interrupted ones from their checkpoints. Finished and diverged runs are kept as they are."""
+    sweep_dir = Path(sweep_dir)
+    definition = sweepdir.read_definition(sweep_dir)
+    plan = plan_from_definition(definition, str(sweep_dir / sweepdir.SWEEP_FILE))
+    rows = [sweepdir.result_row(sweep_dir / r.name, r.point, r.seed, plan.keys) for r in plan.runs]
+    resumable = {r.name for r in plan.runs if (sweep_dir / r.name / folder.SUMMARY).is_file()}
+    return _drive(plan, sweep_dir, rows, resumable, executor or definition.get("executor", "local"),
+                  workers or definition.get("workers") or default_workers(),
+                  ray_address or definition.get("ray_address"), reporter)
+
+
+DONE = ("completed", "early_stopped", "diverged")
+
+
+def _drive(plan: Plan, sweep_dir: Path, rows: list[dict], resumable: set, executor: str, workers: int,
+           ray_address: str | None, reporter: SweepReporter | None) -> SweepResult:
+    reporter = reporter or SweepReporter()
+    index = {r.name: k for k, r in enumerate(plan.runs)}
+    threads = blas_threads(workers)
+    tasks = [{"name": r.name, "config": config_mod.to_yaml(r.config), "sweep_dir": str(sweep_dir),
+              "resume": r.name in resumable, "threads": threads}
+             for r, row in zip(plan.runs, rows) if row["status"] not in DONE]
+    for task in tasks:
+        if task["resume"] and rows[index[task["name"]]]["status"] == "failed":
+            _set_aside(sweep_dir / task["name"])  # a folder that could not be read: keep it, start afresh
+            task["resume"] = False
+    reporter.start(plan, rows)
+    pool = _executor(executor, workers, ray_address)
+    errors: dict[str, str] = {}
+    with interrupt_flag() as interrupted:
+        for event, payload in pool.run(tasks, sweep_dir, interrupted):
+            if event == "started":
+                reporter.run_started(payload)
+                continue
+            run = plan.runs[index[payload["name"]]]
+            row = sweepdir.result_row(sweep_dir / run.name, run.point, run.seed, plan.keys)
+            if payload["status"] == "failed":
+                errors[run.name] = payload["error"]
+                row = {**row, "status": "failed", "error": payload["error"]}
+            rows[index[run.name]] = row
+            sweepdir.write_results(sweep_dir, plan.keys, rows)
+            reporter.run_finished(row)
+        stopped = interrupted()
+    if stopped:
+        left = sum(row["status"] not in DONE for row in rows)
+        raise InterruptedRun(
+            f"interrupted; {left} of {len(rows)} runs of {sweep_dir} are unfinished "
+            f"(results so far in {sweep_dir / sweepdir.RESULTS}).\nContinue it with:  dlcc sweep --resume {sweep_dir}")
+    return SweepResult(sweep_dir, rows)
+
+
+def _executor(name: str, workers: int, ray_address: str | None):
+    if name == "ray":
+        from dlcc.sweeps.ray_executor import RayExecutor
+
+        return RayExecutor(workers, ray_address)
+    from dlcc.sweeps.local import LocalExecutor
+
+    return LocalExecutor(workers)
+
+
+def _set_aside(run_dir: Path) -> None:
+    """Rename an unusable run folder to <name>.failed-N, so retrying never overwrites it."""
+    for k in range(1, 1000):
+        target = run_dir.with_name(f"{run_dir.name}.failed-{k}")
+        if not target.exists():
+            run_dir.rename(target)
+            return

@@ -1,0 +1,157 @@
+"""From a sweep spec to the list of runs, every one of them validated before anything starts.
+
+    spec = sweep_spec("configs/sweeps/optimizers.yaml", grid=["optimizer.lr=0.01,0.1"], seeds="5")
+    plan = make_plan(spec, source)     # ConfigError naming the point, key and value if one is bad
+    plan.runs[0].name, plan.runs[0].config                   # "p000-s0", a validated Config
+
+The plan's `definition()` is what sweep.yaml stores; `plan_from_definition` rebuilds the same
+plan from it (for --resume), without drawing random values again.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from dlcc import config as config_mod
+from dlcc.config.sweep import MAX_RUNS_WITHOUT_YES, SweepSpec, expand, parse_spec, point_overrides
+from dlcc.config.yamlio import read_yaml
+from dlcc.errors import ConfigError
+from dlcc.runs.sweepdir import run_name
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    name: str           # the run folder's name inside the sweep folder: <point>-s<seed>
+    point: dict         # {id, variant, values}
+    seed: int
+    config: object      # the validated Config of this run
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    spec: SweepSpec
+    base: dict          # the base config, fully resolved
+    keys: list[str]     # the swept config keys, in results.csv's column order
+    points: list[dict]
+    runs: list[PlannedRun]
+
+    def definition(self) -> dict:
+        """sweep.yaml: everything needed to rebuild this plan, resolved."""
+        spec = self.spec.model_dump(mode="json", exclude={"base", "name"})
+        return {"name": self.name, "base": self.base, **spec, "keys": self.keys, "points": self.points,
+                "runs": [{"run": r.name, "point": r.point["id"], "seed": r.seed} for r in self.runs]}
+
+
+def sweep_spec(path: str | Path, *, sets=(), grid=(), random=(), trials=None, seeds=None, workers=None,
+               executor=None, ray_address=None, name=None) -> tuple[SweepSpec, str, Path]:
+    """(spec, source, folder for relative paths) from a sweep file or a config file plus CLI flags.
+
+    A file with a `base` key is a sweep file; any other config is the base of a new sweep. Flags
+    add to the file's `set`, `grid` and `random`, and replace its trials, seeds and executor settings.
+    sets, grid and random are "KEY=VALUE" strings as on the command line, or dicts of Python values
+    (grid: {key: [values]}; random: {key: "loguniform(1e-3, 1)"}).
+    """
+    path = Path(path)
+    raw = read_yaml(path)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a config or a sweep file (a YAML mapping)")
+    is_sweep = "base" in raw
+    spec = dict(raw) if is_sweep else {"base": str(path.resolve())}
+    if not is_sweep:
+        stem = re.sub(r"[^A-Za-z0-9._-]", "-", path.stem).lstrip("-._") or "sweep"
+        spec["name"] = raw.get("name") or stem
+    elif spec.get("name") is None:
+        spec["name"] = re.sub(r"[^A-Za-z0-9._-]", "-", path.stem).lstrip("-._") or "sweep"
+    grid = grid if isinstance(grid, dict) else {k: _list(k, v) for k, v in _pairs(grid, "--grid", raw=True).items()}
+    spec["set"] = {**(spec.get("set") or {}), **(sets if isinstance(sets, dict) else _pairs(sets, "--set"))}
+    spec["grid"] = {**(spec.get("grid") or {}), **grid}
+    spec["random"] = {**(spec.get("random") or {}),
+                      **(random if isinstance(random, dict) else _pairs(random, "--random", raw=True))}
+    for key, value in (("trials", trials), ("seeds", seeds), ("workers", workers), ("executor", executor),
+                       ("ray_address", ray_address), ("name", name)):
+        if value is not None:
+            spec[key] = value
+    return parse_spec(spec, str(path)), str(path), path.parent
+
+
+def make_plan(spec: SweepSpec, source: str, folder: Path, yes: bool = False) -> Plan:
+    """Every (point, seed) run, validated; nothing is written."""
+    base = _base(spec, source, folder)
+    keys, points = expand(spec)
+    total = len(points) * len(spec.seeds)
+    if total > MAX_RUNS_WITHOUT_YES and not yes:
+        raise ConfigError(f"{source}: the sweep has {total:,} runs ({len(points):,} points x {len(spec.seeds)} seeds); "
+                          f"more than {MAX_RUNS_WITHOUT_YES:,} needs --yes")
+    return _plan(spec, spec.name or base.get("name") or "sweep", base, keys, points, source)
+
+
+def plan_from_definition(definition: dict, source: str) -> Plan:
+    """The plan a sweep.yaml describes (no new random draws)."""
+    fields = {k: v for k, v in definition.items() if k in SweepSpec.model_fields}
+    spec = parse_spec({**fields, "base": definition["base"]}, source)
+    return _plan(spec, definition["name"], definition["base"], list(definition["keys"]), definition["points"], source)
+
+
+def _plan(spec: SweepSpec, name: str, base: dict, keys: list[str], points: list[dict], source: str) -> Plan:
+    runs = []
+    for point in points:
+        overrides = point_overrides(spec, point)
+        where = f"{source}: point {point['id']}" + (f" ({_describe(point)})" if _describe(point) else "")
+        try:
+            cfg = config_mod.parse(base, source=where, overrides=[*overrides, ("name", f"{name}-{point['id']}")])
+        except ConfigError as exc:
+            message = str(exc)
+            if message.startswith("--set "):  # a swept key that is not in the config
+                message = f"{where}: {message.removeprefix('--set ')}"
+            raise ConfigError(f"{message}\n(nothing was started: every point is checked first)") from None
+        runs += [PlannedRun(run_name(point["id"], seed), point, seed, cfg.model_copy(update={"seed": seed}))
+                 for seed in spec.seeds]
+    return Plan(name, spec, base, keys, points, runs)
+
+
+def _base(spec: SweepSpec, source: str, folder: Path) -> dict:
+    """The base config, validated and fully resolved (every default filled in)."""
+    if isinstance(spec.base, dict):
+        raw, where = spec.base, f"{source}: base"
+    else:
+        path = Path(spec.base) if Path(spec.base).is_absolute() else folder / spec.base
+        raw, where = read_yaml(path), str(path)
+    if isinstance(raw, dict) and raw.get("name") is None:
+        raw = {**raw, "name": spec.name or "sweep"}
+    return config_mod.to_dict(config_mod.parse(raw, source=where))
+
+
+def _pairs(items, flag: str, raw: bool = False) -> dict:
+    """["k=v", ...] -> {k: v}, v parsed as YAML (or kept as text with raw=True)."""
+    pairs = {}
+    for item in items or ():
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"{flag} {item!r}: expected KEY=VALUE")
+        pairs[key] = text if raw else config_mod.yaml_load(text)
+    return pairs
+
+
+def _list(key: str, text: str) -> list:
+    """--grid values: comma-separated YAML scalars; brackets and braces may hold commas."""
+    parts, depth, current = [], 0, ""
+    for ch in text:
+        depth += ch in "[{" and 1 or 0
+        depth -= ch in "]}" and 1 or 0
+        if ch == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += ch
+    parts.append(current)
+    if any(not p.strip() for p in parts):
+        raise ConfigError(f"--grid {key}={text}: an empty value; write --grid {key}=V1,V2,...")
+    return [config_mod.yaml_load(p.strip()) for p in parts]
+
+
+def _describe(point: dict) -> str:
+    values = " ".join(f"{k}={v}" for k, v in point["values"].items())
+    return " ".join(x for x in (point.get("variant") or "", values) if x)
