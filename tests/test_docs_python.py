@@ -1,4 +1,4 @@
-"""Every example of docs/python.md runs, in order, in one session, as a reader would run them."""
+"""Every Python example of the docs runs, in order, in one session per page, as a reader would run them."""
 
 from __future__ import annotations
 
@@ -15,6 +15,24 @@ DOC = ROOT / "docs" / "python.md"
 
 def python_blocks(text: str) -> list[str]:
     return re.findall(r"^```python\n(.*?)^```", text, flags=re.S | re.M)
+
+
+def run_blocks(doc, tmp_path, monkeypatch) -> int:
+    blocks = python_blocks(doc.read_text())
+    shutil.copytree(ROOT / "configs", tmp_path / "configs")
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    for number, block in enumerate(blocks, start=1):
+        try:
+            exec(compile(block, f"{doc.name} block {number}", "exec"), namespace)
+        except Exception as exc:  # name the block, not just the line
+            raise AssertionError(f"{doc.name} block {number} failed:\n{block}") from exc
+    return len(blocks)
+
+
+def test_the_examples_of_docs_sweeps_md_run(tmp_path, monkeypatch, capsys):
+    assert run_blocks(ROOT / "docs" / "sweeps.md", tmp_path, monkeypatch) >= 1
+    assert "{'completed': 9}" in capsys.readouterr().out
 
 
 def test_every_example_in_docs_python_md_runs(tmp_path, monkeypatch, capsys):
