@@ -12,7 +12,7 @@ from dlcc.errors import ConfigError, DataError, DivergedError, DlccError, Interr
 from dlcc.version import __version__
 
 _API = ("train", "train_config", "resume", "load", "load_config", "list_runs", "compare", "plot",
-        "gradcheck", "sweep", "resume_sweep", "Run", "Sweep")
+        "gradcheck", "sweep", "resume_sweep", "expand_runs", "Run", "Sweep")
 
 __all__ = ["__version__", "ConfigError", "DataError", "DivergedError", "DlccError", "InterruptedRun",
            "RunError", *_API]

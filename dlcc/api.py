@@ -123,6 +123,25 @@ class Sweep:
     def compare(self, metric: str | None = None) -> Comparison:
         return compare(self.runs, metric)
 
+    def plot(self, metric: str | None = None):
+        """The metric against each swept setting, mean ± std over seeds (a matplotlib Figure)."""
+        from dlcc.report import plots
+
+        return plots.sweep(self.definition, self.results, metric)
+
+
+def expand_runs(paths) -> list[Path]:
+    """Run folders, with each sweep folder among `paths` replaced by its runs (those with a folder)."""
+    from dlcc.runs import sweepdir
+
+    found = []
+    for path in map(Path, paths):
+        if sweepdir.is_sweep_dir(path):
+            found += [run.path for run in Sweep(path).runs]
+        else:
+            found.append(path)
+    return found
+
 
 def sweep(config, *, sets=None, grid=None, random=None, trials: int | None = None, seeds=None,
           workers: int | None = None, executor: str | None = None, ray_address: str | None = None,
@@ -185,7 +204,8 @@ def compare(runs, metric: str | None = None) -> Comparison:
 
 
 def plot(runs, kind: str = "curves", groups=()):
-    """A matplotlib Figure of one or more runs: curves, gradients (per-layer norms) or boundary."""
+    """A matplotlib Figure of one or more runs: curves, gradients (per-layer norms) or boundary
+    (for a sweep's metric against its settings, see Sweep.plot)."""
     from dlcc.report import plots
 
     runs = list(runs)

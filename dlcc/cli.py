@@ -274,6 +274,7 @@ class PlotKind(str, Enum):
     curves = "curves"
     gradients = "gradients"
     boundary = "boundary"
+    sweep = "sweep"
 
 
 RunDirArg = Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A run folder made by `dlcc train`.",
@@ -385,8 +386,10 @@ def compare(
     from dlcc import api
     from dlcc.errors import RunError
 
+    run_dirs = api.expand_runs(run_dirs)
     if len(run_dirs) < 2:
-        raise RunError("compare needs two or more run folders; for one run use `dlcc eval` or `dlcc plot`")
+        raise RunError("compare needs two or more run folders (or a sweep folder); "
+                       "for one run use `dlcc eval` or `dlcc plot`")
     runs_ = _load_runs(run_dirs)
     comparison = api.compare(runs_, metric)
     if plot is not None:
@@ -407,12 +410,17 @@ def plot(
     kind: Annotated[PlotKind, typer.Option(
         "--kind", "-k",
         help="curves: loss and accuracy by epoch; gradients: per-layer gradient norms (log scale); "
-             "boundary: decision regions (2-D data) or the fitted curve (1-D regression).")] = PlotKind.curves,
+             "boundary: decision regions (2-D data) or the fitted curve (1-D regression); "
+             "sweep: a sweep's metric against each swept setting, mean ± std over seeds.")] = PlotKind.curves,
     out: Annotated[Optional[Path], typer.Option(
         "--out", "-o", metavar="FILE.png",
-        help="Where to write the PNG (default: RUN_DIR/KIND.png for one run, ./KIND.png for several).")] = None,
+        help="Where to write the PNG (default: RUN_DIR/KIND.png for one run or sweep, ./KIND.png for several).")] = None,
+    metric: Annotated[Optional[str], typer.Option(
+        "--metric", "-m", help="--kind sweep: best_val_accuracy (default for classification), best_val_loss, "
+                               "final_val_accuracy, final_val_loss, final_train_loss, test_accuracy or test_loss.")] = None,
 ) -> None:
-    """Draw runs into a PNG: learning curves, per-layer gradient norms, or the decision boundary.
+    """Draw runs into a PNG: learning curves, per-layer gradient norms, the decision boundary, or a
+    sweep's metric against its settings. A sweep folder stands for all of its runs.
 
     [b]Examples[/b]
 
@@ -421,13 +429,24 @@ def plot(
       dlcc plot runs/sgd-* runs/momentum-* --out curves.png
 
       dlcc plot runs/spirals-20261124-101500 --kind boundary --out boundary.png
+
+      dlcc plot runs/sweep-optimizers-20261201-101500 --kind sweep
     """
     from dlcc import api
+    from dlcc.errors import RunError
     from dlcc.report import plots
 
     if out is None:
         out = (run_dirs[0] if len(run_dirs) == 1 else Path(".")) / f"{kind.value}.png"
-    typer.echo(f"wrote {plots.save(api.plot(_load_runs(run_dirs), kind.value), out)}")
+    if kind is PlotKind.sweep:
+        if len(run_dirs) != 1:
+            raise RunError("--kind sweep draws one sweep folder; give exactly one SWEEP_DIR")
+        figure = api.Sweep(run_dirs[0]).plot(metric)
+    else:
+        if metric is not None:
+            raise RunError("--metric applies to --kind sweep only")
+        figure = api.plot(_load_runs(api.expand_runs(run_dirs)), kind.value)
+    typer.echo(f"wrote {plots.save(figure, out)}")
 
 
 @app.command()

@@ -76,3 +76,12 @@ def test_a_run_folder_is_not_a_runs_directory(runs_dir):
     result = dlcc("runs", run)
     assert result.exit_code == 2
     assert "this is one run folder" in result.stderr
+
+
+def test_rows_name_the_config_keys_that_differ(runs_dir):
+    rows = dlcc_json("runs", runs_dir)
+    assert {r["kind"] for r in rows} == {"run"} and {r["label"] for r in rows} == {None}
+    momentum = next(r for r in rows if r["name"] == "tiny-momentum")
+    assert momentum["differs"]["optimizer.momentum"] == 0.9 and momentum["differs"]["data.dataset"] == "spirals"
+    assert "seed" not in momentum["differs"]  # every run has seed 0
+    assert all(list(r["differs"]) == list(momentum["differs"]) for r in rows)

@@ -24,6 +24,9 @@ def load(path: str | Path, overrides=()) -> Config:
     """Read a YAML config, apply `--set KEY=VALUE` overrides, validate; name defaults to the stem."""
     path = Path(path)
     raw = read_yaml(path)
+    if isinstance(raw, dict) and "base" in raw and "model" not in raw:
+        raise ConfigError(f"{path}: this is a sweep file (it has `base:`), not a config; run it with "
+                          f"`dlcc sweep {path}`")
     if isinstance(raw, dict) and raw.get("name") is None:
         raw = {**raw, "name": re.sub(r"[^A-Za-z0-9._-]", "-", path.stem).lstrip("-._") or "run"}
     return parse(raw, source=str(path), overrides=overrides)

@@ -36,8 +36,37 @@ def fashion_mnist(options: NoOptions, rng: np.random.Generator) -> Loaded:
     return load_images("fashion-mnist")
 
 
+# Loaded datasets, kept for the life of the process: a sweep worker trains run after run on the
+# same images, and verifying and parsing 60,000 of them again for each run would cost more than
+# a short run itself. Keyed by the source files' names, sizes and times, so a replaced file is
+# read (and verified) afresh; the arrays are read-only, so no run can change them for the next.
+_LOADED: dict[tuple, Loaded] = {}
+
+
 def load_images(dataset: str) -> Loaded:
     """Official train and test splits in their published order (no shuffle), x = pixel / 255."""
+    key = _sources_key(dataset)
+    if key is not None and key in _LOADED:
+        return _LOADED[key]
+    loaded = _load_images(dataset)
+    for array in (loaded.x, loaded.t, loaded.x_test, loaded.t_test):
+        array.flags.writeable = False
+    if key is not None:
+        _LOADED.clear()  # one dataset at a time: MNIST's arrays are 200 MB
+        _LOADED[key] = loaded
+    return loaded
+
+
+def _sources_key(dataset: str) -> tuple | None:
+    """(dataset, (path, size, mtime) of each source file), or None when a file is missing."""
+    paths = find_all(cache_dir() / dataset, FILES[dataset])
+    if any(path is None for path in paths.values()):
+        return None
+    stats = [(str(path), path.stat().st_size, path.stat().st_mtime_ns) for path in paths.values()]
+    return (dataset, *stats)
+
+
+def _load_images(dataset: str) -> Loaded:
     arrays = read_arrays(dataset)
 
     def pixels(images: np.ndarray) -> np.ndarray:

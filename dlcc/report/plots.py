@@ -7,6 +7,9 @@ switch, so it also shows inline in a notebook); `save(fig, out)` writes it (PNG 
                runs that differ only in seed: their mean as a thick line, +- one std shaded
     gradients  per-layer gradient norms ||dC/db_l|| by epoch on a log scale, one panel per run
     boundary   decision regions (2-D classification) or the fitted function (1-D regression)
+    sweep      a sweep's metric against each swept parameter, mean +- std over seeds (error bars)
+
+Runs of a sweep are named in legends by their swept values (lr=0.1), not by their folders.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from pathlib import Path
 
 from dlcc.errors import DlccError
 from dlcc.runs.compare import aligned, curve, group_curve
+from dlcc.runs.sweeplabels import label_for
+from dlcc.runs.sweepstats import sweep_stats
 
 DPI = 90
 
@@ -60,10 +65,10 @@ def curves(runs, groups=()):
     colors = _colors()
     grouped = {i for g in groups for i in g.members}
     # One colour per series: each run outside a seed group, then each group.
-    series = [(run.label if len(runs) == 1 else f"#{i + 1} {run.label}", (i,))
+    series = [(_name(run) if len(runs) == 1 else f"#{i + 1} {_name(run)}", (i,))
               for i, run in enumerate(runs) if i not in grouped]
-    series += [(f"mean of {', '.join(f'#{i + 1}' for i in g.members)} ({runs[g.members[0]].label})", g.members)
-               for g in groups]
+    series += [(f"mean of {', '.join(f'#{i + 1}' for i in g.members)} ({_name(runs[g.members[0]], seed=False)})",
+                g.members) for g in groups]
     for ax, (title, *metrics) in zip(axes[0], panels):
         for metric, style in zip(metrics, ("--", "-")):
             epochs, values = aligned(runs, metric)
@@ -84,6 +89,11 @@ def curves(runs, groups=()):
     axes[0][-1].legend(fontsize=8, loc="best")
     fig.tight_layout()
     return fig
+
+
+def _name(run, seed: bool = True) -> str:
+    """A run's swept values when it belongs to a sweep (lr=0.1, seed=2), else its folder's name."""
+    return label_for(run.path, seed=seed) or run.label
 
 
 def _band(ax, epochs, mean, std, member_values, color) -> None:
@@ -108,7 +118,7 @@ def gradients(runs):
             points = curve(run, col)
             ax.plot(list(points), list(points.values()), label=f"layer {col.removeprefix('grad_norm_')}")
         ax.set_yscale("log")
-        ax.set_title(run.label, fontsize=10)
+        ax.set_title(_name(run), fontsize=10)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8)
@@ -156,6 +166,83 @@ def _function(ax, s) -> None:
     ax.set_xlabel("x")
     ax.set_ylabel("y")
     ax.legend(fontsize=8)
+
+
+def sweep(definition: dict, results: list[dict], metric: str | None = None):
+    """A sweep's metric against each swept parameter: one panel per swept key, mean +- std over
+    seeds as error bars, the other swept keys as separate lines, the best point starred.
+
+    definition and results: sweepdir.read_definition / read_results of the sweep folder; metric:
+    a results.csv column (default best_val_accuracy, or best_val_loss for regression)."""
+    from matplotlib.ticker import PercentFormatter
+
+    stats = sweep_stats(definition, results, metric)
+    if not stats.counted:
+        raise DlccError(f"sweep {stats.name}: no finished run has {stats.metric} yet "
+                        f"({_left_out(stats.excluded)}); nothing to plot")
+    fig = _figure(figsize=(max(4.8 * len(stats.panels), 6.0), 4.4), layout="constrained")
+    axes = fig.subplots(1, len(stats.panels), squeeze=False, sharey=True)[0]
+    most = max(p.n for p in stats.points)
+    for ax, panel in zip(axes, stats.panels):
+        _sweep_panel(ax, panel, stats.best, most)
+    n_text = f"n={most} seeds" + ("" if all(p.n in (0, most) for p in stats.points) else " unless marked")
+    axes[0].set_ylabel(f"{stats.metric}\n(mean ± std, {n_text})")
+    if "accuracy" in stats.metric:
+        axes[0].yaxis.set_major_formatter(PercentFormatter(1.0))
+    title = f"sweep {stats.name}: {stats.metric} ({'higher' if stats.higher_is_better else 'lower'} is better)"
+    if stats.excluded:
+        title += f"; {sum(stats.excluded.values())} run(s) left out: {_left_out(stats.excluded)}"
+    best = stats.best
+    spread = f" ± {_fmt(stats.metric, best.std)}" if best.std is not None else ""
+    title += f"\nbest (star): {best.label}, {_fmt(stats.metric, best.mean)}{spread} over {best.n} seed(s)"
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def _sweep_panel(ax, panel, best, most: int) -> None:
+    """One swept key: each series as points with +- std bars, joined when x is a number."""
+    from matplotlib.ticker import NullLocator
+
+    colors = _colors()
+    # side by side on a categorical axis, so the bars of different series do not hide each other
+    dodge = 0.08 if panel.scale == "category" and len(panel.series) > 1 else 0.0
+    for k, s in enumerate(panel.series):
+        x = [v + dodge * (k - (len(panel.series) - 1) / 2) for v in s.x]
+        joined = panel.connected and panel.scale != "category" and len(x) > 1
+        ax.errorbar(x, [p.mean for p in s.points], yerr=[p.std or 0.0 for p in s.points], fmt="o-" if joined else "o",
+                    color=colors[k % len(colors)], capsize=3, linewidth=1.5, markersize=5, label=s.label)
+        for xi, p in zip(x, s.points):
+            if p.n != most:  # fewer runs than the other points (failed, pending): say how many
+                ax.annotate(f"n={p.n}", (xi, p.mean), xytext=(7, -14), textcoords="offset points", fontsize=7)
+            if p is best:
+                ax.plot([xi], [p.mean], marker="*", markersize=15, color="gold", markeredgecolor="black", zorder=5)
+    if panel.scale == "category":
+        long = sum(len(c) for c in panel.categories) > 40
+        ax.set_xticks(range(len(panel.categories)), panel.categories, rotation=30 if long else 0,
+                      ha="right" if long else "center")
+        ax.set_xlim(-0.5, len(panel.categories) - 0.5)
+    else:
+        ax.set_xscale(panel.scale)
+        ax.margins(x=0.08)  # room for the star and the n= notes at the ends
+        xs = sorted({x for s in panel.series for x in s.x})
+        if len(xs) <= 8:  # a grid: tick exactly its values
+            ax.set_xticks(xs, [f"{x:.4g}" for x in xs])
+            ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xlabel(panel.key)
+    ax.grid(alpha=0.3)
+    if any(s.label for s in panel.series):  # below the panel, never over the points
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=min(3, len(panel.series)),
+                  frameon=False)
+    elif not panel.connected:
+        ax.set_title("other swept values vary between points", fontsize=8)
+
+
+def _fmt(metric: str, value: float) -> str:
+    return f"{100 * value:.2f}%" if "accuracy" in metric else f"{value:.4g}"
+
+
+def _left_out(excluded: dict) -> str:
+    return ", ".join(f"{n} {status}" for status, n in excluded.items()) or "none left out"
 
 
 def _points(epochs, values):

@@ -8,6 +8,9 @@ from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
+
+from dlcc.runs.sweeplabels import format_value, format_values, short_names
 
 
 def _pct(value) -> str:
@@ -62,44 +65,127 @@ COMPACT = {"box": box.SIMPLE_HEAD, "show_edge": False, "collapse_padding": True,
            "header_style": "bold"}
 
 STATUS_STYLE = {"completed": "green", "early_stopped": "green", "running": "yellow", "interrupted": "yellow",
-                "diverged": "red", "unreadable": "red"}
+                "pending": "yellow", "incomplete": "yellow", "diverged": "red", "failed": "red", "unreadable": "red"}
+MAX_KEY_COLUMNS = 5  # differing config keys shown as columns; --json has all of them
+WRAPPED = ("status", "best val")  # a sweep's progress and best point wrap in a narrow terminal
 
 
-def print_runs(rows: list[dict], runs_dir: Path, console: Console | None = None) -> None:
-    """`dlcc runs`: one line per run folder, newest first."""
+def print_runs(rows: list[dict], runs_dir: Path, console: Console | None = None, sweep: dict | None = None) -> None:
+    """`dlcc runs`: one line per run or sweep folder, newest first, with the config keys that differ
+    between them as columns; for a sweep folder (`sweep`: its listing.sweep_overview row, read
+    when not given) its runs in order, then the sweep's progress and best point."""
+    from dlcc.runs.sweepdir import is_sweep_dir
+
     console = console or Console()
+    if sweep is None and is_sweep_dir(Path(runs_dir)):
+        from dlcc.errors import RunError
+        from dlcc.runs.listing import sweep_overview
+
+        try:
+            sweep = sweep_overview(runs_dir)
+        except RunError:
+            pass
     if not rows:
         console.print(f"no run folders in {runs_dir}; make one with `dlcc train CONFIG.yaml --runs-dir {runs_dir}`",
                       highlight=False, markup=False)
         return
-    datasets = {r["dataset"] for r in rows if r["error"] is None}
-    one_dataset = len(datasets) == 1  # then the title names it and the column is left out
-    title = f"{len(rows)} run(s) in {escape(str(runs_dir))}" + (f" on {escape(str(*datasets))}" if one_dataset else "")
-    table = Table(**COMPACT, title=f"{title}, newest first")
-    table.add_column("run", no_wrap=True)
-    if not one_dataset:
-        table.add_column("dataset", no_wrap=True, min_width=max(len(str(d)) for d in datasets))
-    table.add_column("status", no_wrap=True, min_width=max(len(r["status"]) for r in rows))
-    for col in ("epochs", "best val", "test", "time"):
-        table.add_column(col, justify="right", no_wrap=True)
-    for r in rows:
-        style = STATUS_STYLE.get(r["status"], "")
-        status = f"[{style}]{r['status']}[/]" if style else r["status"]
-        dataset = [] if one_dataset else [escape(str(r["dataset"] or "-"))]
-        if r["error"] is not None:
-            table.add_row(escape(r["run"]), *dataset, status, "-", "-", "-", "-")
-            continue
-        epochs = f"{r['epochs']}/{r['planned_epochs']}" if r["planned_epochs"] else str(r["epochs"])
-        best = r["best_val"]
-        best_cell = fmt_metric(best["metric"], best["value"])
-        test = r["test"] or {}
-        test_cell = fmt_metric("test_accuracy" if r["task"] == "classification" else "test_loss",
-                                 test.get("accuracy" if r["task"] == "classification" else "loss"))
-        table.add_row(escape(r["run"]), *dataset, status, epochs, best_cell, test_cell, fmt_seconds(r["seconds"]))
+    datasets = {r["dataset"] for r in rows if r["error"] is None and r["dataset"] is not None}
+    one_dataset = len(datasets) <= 1  # then the title names it and the column is left out
+    on = f" on {escape(str(*datasets))}" if len(datasets) == 1 else ""
+    n_sweeps = sum(r.get("kind") == "sweep" for r in rows)
+    if sweep is not None:
+        title = f"sweep {escape(str(sweep['name']))}{on}: {len(rows)} run(s), in the sweep's order"
+    else:
+        title = (f"{len(rows) - n_sweeps} run(s)" + (f" and {n_sweeps} sweep(s)" if n_sweeps else "")
+                 + f" in {escape(str(runs_dir))}{on}, newest first")
+    differing = [k for k in rows[0].get("differs", {}) if one_dataset or k != "data.dataset"]
+    names = short_names(differing)
+    header = ["run", *([] if one_dataset else ["dataset"]), "status", "epochs", "best val", "test", "time"]
+    body = [[escape(r["run"]), *([] if one_dataset else [escape(str(r["dataset"] or "-"))]), *_cells(r)]
+            for r in rows]
+    extra = {k: [_value_cell(r["differs"].get(k)) for r in rows] for k in differing}
+    # As many differing keys as fit the terminal beside the fixed columns (the others are named below).
+    room = console.width - sum(_width(c, h) for c, h in zip(zip(*body), header))
+    shown = []
+    for key in differing[:MAX_KEY_COLUMNS]:
+        room -= _width(extra[key], names[key])
+        if room < 0:
+            break
+        shown.append(key)
+    table = Table(**COMPACT, title=title)
+    for col, cells in zip(header, zip(*body)):
+        # a wrapped column still keeps its longest word (a status such as early_stopped) on one line
+        table.add_column(col, no_wrap=col not in WRAPPED, justify="left" if col in ("run", "dataset", "status") else
+                         "right", min_width=max(len(w) for c in cells for w in Text.from_markup(c).plain.split()))
+    for key in shown:
+        table.add_column(escape(names[key]), justify="right", no_wrap=True)
+    for cells, k in zip(body, range(len(rows))):
+        table.add_row(*cells, *(extra[key][k] for key in shown))
     console.print(table)
+    _print_notes(rows, differing, shown, sweep, console)
+
+
+def _width(cells, header: str) -> int:
+    """Columns a table column takes: its widest cell (markup not counted) and the gap before it."""
+    return max(Text.from_markup(c).cell_len for c in [escape(header), *cells]) + 2
+
+
+def _status_text(r: dict) -> str:
+    return r.get("progress") or r["status"]
+
+
+def _cells(r: dict) -> list[str]:
+    """status, epochs, best val, test, time of one row."""
+    style = "red" if r.get("kind") == "sweep" and r.get("counts", {}).get("failed") else STATUS_STYLE.get(r["status"])
+    status = f"[{style}]{escape(_status_text(r))}[/]" if style else escape(_status_text(r))
+    best = r["best_val"]
+    if r["error"] is not None or best is None:
+        return [status, "-", "-", "-", fmt_seconds(r["seconds"])]
+    epochs = "-" if r["epochs"] is None else (
+        f"{r['epochs']}/{r['planned_epochs']}" if r["planned_epochs"] else str(r["epochs"]))
+    best_cell = fmt_metric(best["metric"], best["value"])
+    if r.get("best_point"):
+        best_cell += f" [dim]({escape(r['best_point']['label'])})[/]"
+    classification = r["task"] == "classification"
+    test = r["test"] or {}
+    test_cell = fmt_metric("test_accuracy" if classification else "test_loss",
+                           test.get("accuracy" if classification else "loss"))
+    return [status, epochs, best_cell, test_cell, fmt_seconds(r["seconds"])]
+
+
+def _value_cell(value) -> str:
+    return "-" if value is None else escape(format_values(value) if isinstance(value, list) else format_value(value))
+
+
+def _print_notes(rows, differing, shown, sweep, console: Console) -> None:
+    """What the table leaves out: hidden keys, failures, the sweep's best point, how to go on."""
+    def dim(text: str) -> None:
+        console.print(text, style="dim", highlight=False, markup=False)
+
     if any(r["task"] == "regression" for r in rows):
-        console.print("best val and test: accuracy (%) for classification, loss for regression", style="dim",
-                      highlight=False)
+        dim("best val and test: accuracy (%) for classification, loss for regression")
+    if len(differing) > len(shown):
+        more = differing[len(shown):]
+        names = ", ".join(more) if len(more) <= 4 else f"{', '.join(more[:3])}, ..."
+        dim(f"{len(more)} more config key(s) differ: {names} (all of them in --json)")
+    for r in rows:
+        if r["status"] == "failed":
+            dim(f"{r['run']}: " + "; ".join(r["notes"]))
+    sweeps = [r for r in rows if r.get("kind") == "sweep" and r["error"] is None]
+    if sweeps:
+        dim(f"sweeps: best val and test are the means over seeds of the best point (named); "
+            f"expand one with `dlcc runs {sweeps[0]['run_dir']}`")
+    if sweep is None:
+        return
+    line = f"{sweep['progress']}, {fmt_seconds(sweep['seconds'])} of training"
+    best = sweep["best_point"]
+    if best:
+        spread = f" ± {fmt_metric(best['metric'], best['std'])}" if best["std"] is not None else ""
+        line += (f"; best point {best['point']} ({best['label']}): {best['metric']} "
+                 f"{fmt_metric(best['metric'], best['mean'])}{spread} over {best['n']} seed(s)")
+    console.print(line, highlight=False, markup=False)
+    if sweep["status"] == "incomplete":
+        dim(f"finish it with `dlcc sweep --resume {sweep['run_dir']}`")
 
 
 def print_eval(result: dict, console: Console | None = None) -> None:
