@@ -187,3 +187,24 @@ def test_json_output_is_the_results(tmp_path, write_config):
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert [r["optimizer.name"] for r in data["results"]] == ["sgd", "adam"]
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs" / "sweeps").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_sweep_file_plans(path):
+    from dlcc.sweeps.plan import make_plan, sweep_spec
+
+    plan = make_plan(*sweep_spec(path))
+    assert plan.runs and len(plan.runs) == len(plan.points) * len(plan.spec.seeds)
+
+
+def test_without_ray_the_ray_executor_says_how_to_install_it(tmp_path, write_config, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError
+    result = cli("sweep", write_config(TINY), "--executor", "ray", "--runs-dir", tmp_path / "runs")
+    assert result.exit_code == 2
+    assert 'pip install "dlcc[ray]"' in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_sweep_file_is_not_a_config(write_config):
+    result = cli("validate", ROOT / "configs" / "sweeps" / "optimizers.yaml")
+    assert result.exit_code == 2 and "this is a sweep file" in result.stderr

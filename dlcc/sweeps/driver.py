@@ -54,13 +54,14 @@ def run_sweep(plan: Plan, runs_dir: Path, *, executor: str | None = None, worker
     """A new sweep folder under runs_dir with every run of `plan` trained in it."""
     executor = executor or plan.spec.executor
     workers = workers or plan.spec.workers or default_workers()
+    ray_address = ray_address or plan.spec.ray_address
+    pool = _executor(executor, workers, ray_address)  # Ray missing or unreachable: nothing written yet
     sweep_dir = sweepdir.create_sweep_dir(runs_dir, plan.name)
-    definition = plan.definition() | {"executor": executor, "workers": workers,
-                                      "ray_address": ray_address or plan.spec.ray_address}
+    definition = plan.definition() | {"executor": executor, "workers": workers, "ray_address": ray_address}
     sweepdir.write_definition(sweep_dir, definition)
     rows = [sweepdir.result_row(sweep_dir / r.name, r.point, r.seed, plan.keys) for r in plan.runs]
     sweepdir.write_results(sweep_dir, plan.keys, rows)
-    return _drive(plan, sweep_dir, rows, set(), executor, workers, definition["ray_address"], reporter)
+    return _drive(plan, sweep_dir, rows, set(), pool, workers, reporter)
 
 
 def resume_sweep(sweep_dir: Path, *, executor: str | None = None, workers: int | None = None,
@@ -72,16 +73,17 @@ def resume_sweep(sweep_dir: Path, *, executor: str | None = None, workers: int |
     plan = plan_from_definition(definition, str(sweep_dir / sweepdir.SWEEP_FILE))
     rows = [sweepdir.result_row(sweep_dir / r.name, r.point, r.seed, plan.keys) for r in plan.runs]
     resumable = {r.name for r in plan.runs if (sweep_dir / r.name / folder.SUMMARY).is_file()}
-    return _drive(plan, sweep_dir, rows, resumable, executor or definition.get("executor", "local"),
-                  workers or definition.get("workers") or default_workers(),
-                  ray_address or definition.get("ray_address"), reporter)
+    workers = workers or definition.get("workers") or default_workers()
+    pool = _executor(executor or definition.get("executor", "local"), workers,
+                     ray_address or definition.get("ray_address"))
+    return _drive(plan, sweep_dir, rows, resumable, pool, workers, reporter)
 
 
 DONE = ("completed", "early_stopped", "diverged")
 
 
-def _drive(plan: Plan, sweep_dir: Path, rows: list[dict], resumable: set, executor: str, workers: int,
-           ray_address: str | None, reporter: SweepReporter | None) -> SweepResult:
+def _drive(plan: Plan, sweep_dir: Path, rows: list[dict], resumable: set, pool, workers: int,
+           reporter: SweepReporter | None) -> SweepResult:
     reporter = reporter or SweepReporter()
     index = {r.name: k for k, r in enumerate(plan.runs)}
     threads = blas_threads(workers)
@@ -93,7 +95,6 @@ def _drive(plan: Plan, sweep_dir: Path, rows: list[dict], resumable: set, execut
             _set_aside(sweep_dir / task["name"])  # a folder that could not be read: keep it, start afresh
             task["resume"] = False
     reporter.start(plan, rows)
-    pool = _executor(executor, workers, ray_address)
     errors: dict[str, str] = {}
     with interrupt_flag() as interrupted:
         for event, payload in pool.run(tasks, sweep_dir, interrupted):
@@ -118,10 +119,13 @@ def _drive(plan: Plan, sweep_dir: Path, rows: list[dict], resumable: set, execut
 
 
 def _executor(name: str, workers: int, ray_address: str | None):
+    """The executor, ready to run: Ray is imported and connected here, before anything is written."""
     if name == "ray":
         from dlcc.sweeps.ray_executor import RayExecutor
 
-        return RayExecutor(workers, ray_address)
+        pool = RayExecutor(workers, ray_address)
+        pool.connect()
+        return pool
     from dlcc.sweeps.local import LocalExecutor
 
     return LocalExecutor(workers)

@@ -47,7 +47,7 @@ class RayExecutor:
         self.workers, self.address = workers, address
         self._refs: dict = {}
 
-    def _connect(self) -> None:
+    def connect(self) -> None:
         ray = self.ray
         if ray.is_initialized():
             return  # a notebook or a test started Ray already: use that instance
@@ -64,7 +64,6 @@ class RayExecutor:
     def run(self, tasks: list[dict], sweep_dir: Path, interrupted=lambda: False):
         """Yield ("started", name) and ("finished", outcome), like LocalExecutor.run."""
         ray = self.ray
-        self._connect()
         remote = ray.remote(num_cpus=1, max_retries=0)(remote_train)
         for task in tasks:
             if task["resume"] and (Path(sweep_dir) / task["name"]).is_dir():
