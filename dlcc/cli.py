@@ -373,7 +373,9 @@ def compare(
 ) -> None:
     """Compare runs: config differences, best and final metrics, curves aligned by epoch.
 
-    The best run is marked, with every run's difference to it. Runs that differ only in seed are grouped.
+    The best run is marked, with every run's difference to it. Runs that differ only in seed are
+    grouped and ranked: n, mean ± std, 95% CI, Welch's test against the best group. A sweep folder
+    stands for all of its runs.
 
     [b]Examples[/b]
 

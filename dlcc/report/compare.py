@@ -1,6 +1,14 @@
-"""`dlcc compare` in the terminal: the verdict first, then config differences, metrics, curves."""
+"""`dlcc compare` in the terminal: the verdict first, then config differences, metrics, curves.
+
+Runs that form seed groups (some config run with two or more seeds, e.g. a sweep) are shown by
+group instead: one ranked table with n, mean ± std, the 95% CI, the best-epoch mean and Welch's
+test against the best group; the other metrics by group; the group means' curves. The per-run
+legend is kept while it is short (LEGEND_MAX runs); beyond that only the runs that need a look.
+"""
 
 from __future__ import annotations
+
+import re
 
 from rich.console import Console
 from rich.markup import escape
@@ -8,21 +16,30 @@ from rich.table import Table
 
 from dlcc.report import sparkline as spark
 from dlcc.report.tables import COMPACT, fmt_metric
-from dlcc.runs.compare import (CURVE_METRICS, Comparison, aligned, best_group, flatten, group_curve, higher_is_better,
+from dlcc.runs.compare import (CURVE_METRICS, Comparison, aligned, flatten, group_curve, higher_is_better,
                                tie_breaker, tied)
+from dlcc.runs.stats import ALPHA, Stat, format_p
+from dlcc.runs.sweeplabels import short_names
 
 SPARK_WIDTH = 50
 STAR = "★"
+LEGEND_MAX = 12  # grouped output lists every run up to this many, else only the unusual ones
+FINE = ("completed", "early_stopped")
+GROUP_METRICS = 4  # metrics besides the deciding one in the by-group table (80 columns hold 4)
 
 
 def print_comparison(c: Comparison, console: Console | None = None) -> None:
     console = console or Console()
-    print_verdict(c, console)
-    print_runs_legend(c, console)
-    print_config_diff(c, console)
-    print_metrics(c, console)
     if c.groups:
+        print_group_verdict(c, console)
         print_groups(c, console)
+        print_group_metrics(c, console)
+        print_runs_legend(c, console)
+    else:
+        print_verdict(c, console)
+        print_runs_legend(c, console)
+        print_config_diff(c, console)
+        print_metrics(c, console)
     for metric in curve_metrics(c):
         print_curves(c, metric, console)
 
@@ -56,23 +73,33 @@ def print_verdict(c: Comparison, console: Console) -> None:
         if i not in ties and c.results[m][i].value is not None:
             console.print(f"  {escape(_short(c, i))}: {fmt_metric(m, c.results[m][i].value)} "
                           f"({_delta(m, c.delta(m, i))})", highlight=False)
-    winner = best_group(c, m)
-    if winner is not None:
-        console.print(f"[bold]Repeats over seeds[/], mean ± std of final {m}:", highlight=False)
-        for k, g in enumerate(c.groups):
-            star = f"[bold green]{STAR}[/]" if k == winner else " "
-            console.print(f"  {star} {escape(_group(c, g))}: {_stat(m, g.stats[m]['final'])}", highlight=False)
     console.print()
 
 
 def print_runs_legend(c: Comparison, console: Console) -> None:
-    table = Table(**COMPACT, title="runs")
-    for col in ("#", "run", "status", "epochs", "seed", "notes"):
-        table.add_column(col, justify="right" if col in ("#", "epochs", "seed") else "left")
-    for i, run in enumerate(c.runs):
+    """#N -> run folder, status, epochs, seed (and its group's rank); long grouped lists shortened."""
+    shown = range(len(c.runs))
+    if c.groups and len(c.runs) > LEGEND_MAX:
+        shown = [i for i, run in enumerate(c.runs) if run.notes or run.status not in FINE]
+        fine = len(c.runs) - len(shown)
+        console.print(f"{fine} of {len(c.runs)} runs finished normally" + (", the others:" if shown else "")
+                      + (" (`--json` lists every run folder)" if not shown else ""), highlight=False)
+        if not shown:
+            console.print()
+            return
+    rank = {i: g.rank for g in c.groups for i in g.members}
+    final = "final"
+    extra = ("group", final) if c.groups else ()  # grouped: the per-run values are only here
+    title = f"runs (final: {c.metric})" if c.groups else "runs"
+    table = Table(**COMPACT, title=None if c.groups and len(c.runs) > LEGEND_MAX else title)
+    for col in ("#", "run", "status", "epochs", "seed") + extra + ("notes",):
+        table.add_column(col, justify="right" if col in ("#", "epochs", "seed", "group", final) else "left")
+    for i in shown:
+        run = c.runs[i]
         planned = run.planned_epochs
         epochs = f"{run.last_epoch}/{planned}" if planned else str(run.last_epoch)
-        table.add_row(_tag(i), escape(run.label), run.status, epochs, str(run.config.get("seed", "-")),
+        group = (str(rank.get(i) or "-"), _final(c.metric, c.results[c.metric][i], run)) if c.groups else ()
+        table.add_row(_tag(i), escape(run.label), run.status, epochs, str(run.config.get("seed", "-")), *group,
                       escape("; ".join(run.notes)) if run.notes else "")
     console.print(table)
     console.print()
@@ -119,19 +146,82 @@ def print_metrics(c: Comparison, console: Console) -> None:
     console.print()
 
 
+def print_group_verdict(c: Comparison, console: Console) -> None:
+    """What the groups are and which one is best."""
+    m = c.metric
+    seeds = ", ".join(dict.fromkeys(str(seed) for g in c.groups for seed in g.seeds))
+    if len(c.groups) == 1:
+        console.print(f"The configs differ only in seed{' (and name)' if c.names_differ else ''}: "
+                      f"{len(c.runs)} repeats of one experiment (seeds {seeds}).", highlight=False)
+    else:
+        keys = ", ".join(dict.fromkeys(k for g in c.groups for k in g.keys))
+        console.print(f"{len(c.runs)} runs in {len(c.groups)} groups; the groups differ in {escape(keys)}, "
+                      f"the runs within a group only in seed (seeds {seeds}).", highlight=False)
+    best = c.groups[0]
+    final = best.stats[m]["final"]
+    if best.rank is None or final is None:
+        console.print(f"No run recorded {m} yet.\n", highlight=False)
+        return
+    if len(c.groups) > 1:
+        console.print(f"[bold]Best group by mean final {m}[/]: [bold green]{STAR}1 {escape(best.label)}[/] "
+                      f"({_stat(m, final)}, n={final.n})", highlight=False)
+    console.print()
+
+
 def print_groups(c: Comparison, console: Console) -> None:
-    table = Table(**COMPACT, title="runs that differ only in seed: mean ± std (n - 1)")
-    for col in ("runs", "seeds", "metric", "best", "final"):
-        table.add_column(col, justify="left" if col in ("runs", "seeds", "metric") else "right")
+    """The ranked group table: final values (mean ± std, 95% CI), best-epoch mean, Welch's test vs the best."""
+    m = c.metric
+    unit = " (%)" if "accuracy" in m else ""
+    rows = [_group_row(m, g) for g in c.groups]
+    headers = ("group", "n", "final mean ± std", "final 95% CI", "best epoch mean", "p vs best", "verdict")
+    widths = [max(len(r[k]) for r in rows) for k in range(len(headers))]
+    numbers = [max(widths[k], *map(len, headers[k].split())) for k in range(1, 6)]
+    shortest = max(len(word) for r in rows for word in r[0].split())
+    # the label and the verdict share what the numbers and the gaps between columns leave (both wrap at
+    # spaces); gaps of two spaces when that leaves room for a 20-character verdict, else one
+    gap = 2 if console.width - sum(numbers) - 2 * (len(headers) - 1) >= shortest + 20 else 1
+    room = console.width - sum(numbers) - gap * (len(headers) - 1)
+    table = Table(**{**COMPACT, "padding": (0, gap - 1, 0, 0)},
+                  title=f"groups of runs that differ only in seed, ranked by mean final {m}{unit}")
+    verdict = max(len(headers[6]), min(widths[6], max(12, room - max(shortest, min(widths[0], room // 2)))))
+    group = max(shortest, min(widths[0], room - verdict))
+    table.add_column(headers[0], width=group, overflow="fold")
+    for header, width in zip(headers[1:6], numbers):
+        table.add_column(header, justify="right", width=width)
+    table.add_column(headers[6], width=verdict)
+    for g, row in zip(c.groups, rows):
+        table.add_row(*map(escape, row), style="bold" if g.rank == 1 else None)
+    console.print(table)
+    console.print(f"[dim]n: runs with a final value; std: sample std (n - 1); 95% CI: mean ± t(0.975, n-1)·std/√n; "
+                  f"best epoch: each run's best value over its epochs; p: Welch's two-sided t-test of the final "
+                  f"values against the best group; worse: p < {ALPHA}; not distinguishable: p ≥ {ALPHA} at these n "
+                  f"(more seeds may still separate them).[/]", highlight=False)
+    console.print()
+
+
+def print_group_metrics(c: Comparison, console: Console) -> None:
+    """The next metrics by group (at most GROUP_METRICS, to stay readable): mean ± std of the final values."""
+    others = [m for m in c.metrics if m != c.metric][:GROUP_METRICS]
+    if not others:
+        return
+    console.print("[bold]Other metrics by group[/], final values: mean ± std", highlight=False)
+    table = Table(**COMPACT)
+    table.add_column("", justify="right")
+    for m in others:
+        table.add_column(m + (" (%)" if "accuracy" in m else ""), justify="right")
     for g in c.groups:
-        for k, m in enumerate(c.metrics):
-            stats = g.stats[m]
-            table.add_row(_group(c, g) if k == 0 else "",
-                          ", ".join(map(str, g.seeds)) if k == 0 else "", m,
-                          _stat(m, stats["best"]) if m.startswith(("train", "val")) else "",
-                          _stat(m, stats["final"]), end_section=k == len(c.metrics) - 1)
+        table.add_row(str(g.rank or "-"), *(_stat(m, g.stats[m]["final"], unit=False) for m in others))
     console.print(table)
     console.print()
+
+
+def _group_row(m: str, g) -> list[str]:
+    final, best = g.stats[m]["final"], g.stats[m]["best"]
+    n = "0" if final is None else str(final.n) + (f"/{len(g.members)}" if final.n < len(g.members) else "")
+    rank = f"{STAR}1" if g.rank == 1 else str(g.rank or "-")
+    return [f"{rank} {g.label} ({_runs(g.members)})", n, _stat(m, final, unit=False), _ci(m, final),
+            _number(m, None if best is None else best.mean), "" if g.p_value is None else format_p(g.p_value),
+            re.sub(r" \(p = [^)]*\)$", "", g.verdict)]  # p has its own column
 
 
 def curve_metrics(c: Comparison) -> list[str]:
@@ -146,14 +236,19 @@ def curve_metrics(c: Comparison) -> list[str]:
 def print_curves(c: Comparison, metric: str, console: Console) -> None:
     epochs, curves = aligned(c.runs, metric)
     lo, hi, log = spark.scale(curves, metric)
-    rows = [(_short(c, i), values) for i, values in enumerate(curves)]
-    for g in c.groups:
-        mean, _ = group_curve([curves[i] for i in g.members])
-        rows.append(("mean " + _group(c, g), mean))
+    if c.groups:  # one line per group: the mean over its seeds, named by short keys (lr=0.1)
+        short = short_names([k for g in c.groups for k in g.keys])
+        rows = [(f"{g.rank or '-'} " + (" ".join(f"{short[k]}={_value(v)}" for k, v in g.keys.items()) or g.label),
+                 group_curve([curves[i] for i in g.members])[0]) for g in c.groups]
+    else:
+        rows = [(_short(c, i), values) for i, values in enumerate(curves)]
+    longest = max(12, console.width - 14 - min(20, len(epochs)))  # leave room for a 20-character sparkline
+    rows = [(t if len(t) <= longest else t[:longest - 1] + "…", values) for t, values in rows]
     pad = max(len(t) for t, _ in rows)
     width = max(10, min(SPARK_WIDTH, len(epochs), console.width - pad - 14))
     scale = f"{'log ' if log else ''}scale {fmt_metric(metric, lo)} (▁) to {fmt_metric(metric, hi)} (█)"
-    console.print(f"[bold]{metric}[/] by epoch, {scale}", highlight=False)
+    what = "group means " if c.groups else ""
+    console.print(f"[bold]{metric}[/] by epoch, {what}{scale}", highlight=False)
     for tag, values in rows:
         last = next((v for v in reversed(values) if v is not None), None)
         line = spark.sparkline(spark.resample(values, width), lo, hi, log)
@@ -167,8 +262,15 @@ def _final(metric: str, r, run) -> str:
     return text if r.final_epoch in (None, run.last_epoch) else f"{text} (e{r.final_epoch})"
 
 
-def _group(c: Comparison, g) -> str:
-    return ",".join(_tag(i) for i in g.members) + f" {c.runs[g.members[0]].config.get('name', '')}"
+def _runs(members) -> str:
+    """#1-#3,#7: run numbers with consecutive ones joined (a sweep's seeds usually are)."""
+    spans: list[list[int]] = []
+    for i in members:
+        if spans and i == spans[-1][-1] + 1:
+            spans[-1].append(i)
+        else:
+            spans.append([i])
+    return ",".join(_tag(s[0]) if len(s) == 1 else f"{_tag(s[0])}-{_tag(s[-1])}" for s in spans)
 
 
 def _delta(metric: str, delta: float | None) -> str:
@@ -181,12 +283,27 @@ def _delta(metric: str, delta: float | None) -> str:
     return f"{delta:+.4f}" if abs(delta) >= 1e-3 else f"{delta:+.3e}"
 
 
-def _stat(metric: str, stat) -> str:
+def _stat(metric: str, stat: Stat | None, unit: bool = True) -> str:
+    """mean ± std; one value alone (n = 1) without the ± (it has no spread to show)."""
     if stat is None:
         return "-"
-    if "accuracy" in metric:
-        return f"{100 * stat.mean:.2f}% ± {100 * stat.std:.2f}"
-    return f"{fmt_metric(metric, stat.mean)} ± {fmt_metric(metric, stat.std)}"
+    spread = f" ± {_number(metric, stat.std)}" if stat.n > 1 else ""
+    return _number(metric, stat.mean) + spread + ("%" if unit and "accuracy" in metric else "")
+
+
+def _ci(metric: str, stat: Stat | None) -> str:
+    """lo–hi of the 95% interval; "-" for n = 1. It is the formula's: with few seeds an accuracy's
+    interval can reach past 100%, which says how little n seeds pin the mean down."""
+    if stat is None or stat.ci95 is None:
+        return "-"
+    return "–".join(_number(metric, v) for v in stat.ci95)
+
+
+def _number(metric: str, value: float | None) -> str:
+    """Accuracies as percentages without the % sign (the header says it), the rest as fmt_metric."""
+    if value is None:
+        return "-"
+    return f"{100 * value:.2f}" if "accuracy" in metric else fmt_metric(metric, value)
 
 
 def _value(value) -> str:

@@ -56,6 +56,7 @@ def save(fig, out: Path) -> Path:
 
 def curves(runs, groups=()):
     """Loss (log scale when positive) and, for classification, accuracy by epoch."""
+    groups = [g for g in groups if len(g.members) > 1]  # a config run once is drawn as itself
     has_acc = any(curve(run, m) for run in runs for m in ("train_accuracy", "val_accuracy"))
     panels = [("loss", "train_loss", "val_loss")]
     if has_acc:

@@ -8,8 +8,9 @@
              run that peaked and then fell apart does not win on one lucky epoch
     delta  = final - the best run's final (0 for the best run); an accuracy tie is broken by
              the loss on the same split
-    groups = runs whose configs are equal apart from name and seed: one experiment repeated with
-             several seeds, summarized as mean +- sample std (n - 1 in the denominator)
+    groups = runs whose configs are equal apart from name and seed. Once a config was run with
+             two or more seeds, every config is a group (one run: n = 1), labelled by the keys that
+             tell the groups apart, and ranked, summarized and tested by dlcc/runs/stats.py
 
 test_loss and test_accuracy come from summary.json (one value per finished run, no epochs).
 """
@@ -20,9 +21,9 @@ import json
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
 from dlcc.errors import RunError
+from dlcc.runs import stats
+from dlcc.runs import sweeplabels
 from dlcc.runs.read import RunFolder
 
 CURVE_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
@@ -52,22 +53,6 @@ class MetricResult:
 
 
 @dataclass(frozen=True)
-class Stat:
-    mean: float
-    std: float
-    n: int
-
-
-@dataclass(frozen=True)
-class Group:
-    """Runs that differ only in seed (indices into Comparison.runs) and their mean +- std."""
-
-    members: tuple[int, ...]
-    seeds: tuple
-    stats: dict  # metric -> {"best": Stat | None, "final": Stat | None}
-
-
-@dataclass(frozen=True)
 class Comparison:
     runs: tuple[RunFolder, ...]
     metric: str                  # the metric that decides the best run
@@ -76,7 +61,7 @@ class Comparison:
     best: dict                   # metric -> index of the best run, or None when no run has it
     config_diff: dict            # dotted key -> [value per run]; None where a run lacks the key
     names_differ: bool
-    groups: tuple[Group, ...]
+    groups: tuple[stats.Group, ...]  # best first; empty unless some config was run with two or more seeds
 
     def to_json(self) -> dict:
         """What `dlcc compare --json` prints."""
@@ -91,8 +76,10 @@ class Comparison:
 
 
 def compare(runs: list[RunFolder], metric: str | None = None) -> Comparison:
-    """Everything `dlcc compare` shows, as data. An unknown metric is a RunError listing the known."""
+    """Everything `dlcc compare` shows, as data. RunError for an unknown metric (listing the known
+    ones) and for runs that cannot be compared (one folder twice, different datasets or tasks)."""
     runs = tuple(runs)
+    check_comparable(runs)
     available = available_metrics(runs)
     metric = metric or default_metric(runs)
     if metric not in available:
@@ -110,16 +97,32 @@ def compare(runs: list[RunFolder], metric: str | None = None) -> Comparison:
         best=best,
         config_diff=config_diff(flats),
         names_differ=len({f.get("name") for f in flats}) > 1,
-        groups=tuple(_groups(runs, flats, results)),
+        groups=tuple(_groups(runs, flats, results, metric)),
     )
 
 
+def check_comparable(runs) -> None:
+    """One folder given twice, or runs of different tasks or datasets: a RunError, not a table
+    (a ranking of accuracies on different data, or of an accuracy against a loss, means nothing)."""
+    seen: dict = {}
+    for i, run in enumerate(runs):
+        where = run.path.resolve()
+        if where in seen:
+            raise RunError(f"{run.path}: given twice (#{seen[where] + 1} and #{i + 1}); "
+                           "compare needs different run folders")
+        seen[where] = i
+    for what, values in (("tasks", [run.task for run in runs]), ("datasets", [run.dataset for run in runs])):
+        if len(set(values)) > 1:
+            listed = "; ".join(f"{v}: " + ", ".join(f"#{i + 1} {runs[i].path}" for i, w in enumerate(values) if w == v)
+                               for v in dict.fromkeys(values))
+            raise RunError(f"these runs cannot be compared: they are of different {what} ({listed}); "
+                           f"compare runs of one {what[:-1]}")
+
+
 def best_group(c: Comparison, metric: str) -> int | None:
-    """Index into c.groups of the group with the best mean final value of `metric`."""
-    means = [(g.stats[metric]["final"].mean, k) for k, g in enumerate(c.groups) if g.stats[metric]["final"]]
-    if not means:
-        return None
-    return (max if higher_is_better(metric) else min)(means)[1]
+    """Index into c.groups of the best group by mean final `metric` (ties: stats.rank)."""
+    order = stats.rank([g.stats for g in c.groups], metric, higher_is_better(metric), tie_breaker(metric))
+    return order[0] if order else None
 
 
 def available_metrics(runs) -> list[str]:
@@ -178,8 +181,8 @@ def group_curve(values: list[list[float | None]]) -> tuple[list[float | None], l
     means, stds = [], []
     for column in zip(*values):
         present = [v for v in column if v is not None]
-        means.append(float(np.mean(present)) if present else None)
-        stds.append(float(np.std(present, ddof=1)) if len(present) > 1 else None)
+        means.append(stats.mean(present) if present else None)
+        stds.append(stats.sample_std(present) if len(present) > 1 else None)
     return means, stds
 
 
@@ -242,27 +245,66 @@ def _best_index(results: dict, metric: str) -> int | None:
     return candidates[0] if candidates else None  # otherwise the run given first
 
 
-def _groups(runs, flats: list[dict], results: dict) -> list[Group]:
+def _groups(runs, flats: list[dict], results: dict, metric: str) -> list[stats.Group]:
+    """Seed groups ranked best first, or [] when every config was run once (nothing repeats)."""
     by_key: dict[str, list[int]] = {}
     for i, flat in enumerate(flats):
         key = json.dumps({k: v for k, v in flat.items() if k not in REPEAT_KEYS}, sort_keys=True, default=str)
         by_key.setdefault(key, []).append(i)
+    members = list(by_key.values())
+    if all(len(m) < 2 for m in members):
+        return []
+    summaries = [{m: {"best": stats.summarize([results[m][i].best for i in g]),
+                      "final": stats.summarize([results[m][i].final for i in g])} for m in results} for g in members]
+    finals = [stats.finite([results[metric][i].final for i in g]) for g in members]
+    keys = group_keys([flats[g[0]] for g in members])
+    other = tie_breaker(metric)
+    order = stats.rank(summaries, metric, higher_is_better(metric), other)
+    top = order[0] if order else None
     groups = []
-    for members in by_key.values():
-        if len(members) < 2:
-            continue
-        stats = {m: {"best": _stat([results[m][i].value for i in members]),
-                     "final": _stat([results[m][i].final for i in members])} for m in results}
-        groups.append(Group(tuple(members), tuple(runs[i].config.get("seed") for i in members), stats))
+    for k in order + [k for k in range(len(members)) if k not in order]:  # groups without a value last
+        test, outcome, verdict = stats.judge(finals[k], finals[top] if order else [], summaries[k],
+                                             summaries[top] if order else {}, metric, other, k == top)
+        label = sweeplabels.label_for(runs[members[k][0]].path, seed=False) or " ".join(  # a sweep's own words
+            f"{key}={_text(v)}" for key, v in keys[k].items()) or str(flats[members[k][0]].get("name"))
+        groups.append(stats.Group(tuple(members[k]), tuple(runs[i].config.get("seed") for i in members[k]),
+                                  summaries[k], keys[k], label, order.index(k) + 1 if k in order else None,
+                                  test, outcome, verdict))
     return groups
 
 
-def _stat(values: list[float | None]) -> Stat | None:
-    present = [v for v in values if v is not None]
-    if not present:
-        return None
-    std = float(np.std(present, ddof=1)) if len(present) > 1 else 0.0
-    return Stat(float(np.mean(present)), std, len(present))
+def group_keys(configs: list[dict]) -> list[dict]:
+    """For each group (one flattened config each): the keys that tell the groups apart -> its value.
+
+    A key is named when its value varies among the groups that have it: optimizer.lr, or
+    optimizer.momentum between two sgd groups. A key that only comes with another difference
+    (adam's beta1, present for adam alone) is left to that difference (optimizer.name=adam). If
+    that leaves two labels equal, or one empty (early_stopping null against on: nothing varies),
+    keys present in some groups only are added, in config order."""
+    diff = [k for k in config_diff(configs) if k not in REPEAT_KEYS]
+
+    def varies(key) -> bool:
+        return len({json.dumps(c[key], default=str) for c in configs if key in c}) > 1
+
+    def distinct(keys) -> int:
+        return len({json.dumps([(k, c[k]) for k in keys if k in c], default=str) for c in configs})
+
+    def unnamed(keys) -> list[dict]:
+        return [c for c in configs if not any(k in c for k in keys)]
+
+    chosen = [k for k in diff if varies(k)]
+    for key in diff:
+        if distinct(chosen) == len(configs) and not unnamed(chosen):
+            break
+        if key not in chosen and (distinct(chosen + [key]) > distinct(chosen)
+                                  or any(key in c for c in unnamed(chosen))):
+            chosen.append(key)
+    return [{k: c[k] for k in diff if k in chosen and k in c} for c in configs]
+
+
+def _text(value) -> str:
+    """A config value as YAML writes it: null, true/false, numbers and strings as they are."""
+    return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _test_value(run: RunFolder, metric: str) -> float | None:
@@ -301,9 +343,8 @@ def to_json(c: Comparison) -> dict:
         "runs": runs,
         "config_diff": c.config_diff,
         "names_differ": c.names_differ,
-        "groups": [{"runs": list(g.members), "seeds": list(g.seeds),
-                    "metrics": {m: {k: None if s is None else {"mean": s.mean, "std": s.std, "n": s.n}
-                                    for k, s in v.items()} for m, v in g.stats.items()}}
-                   for g in c.groups],
+        "alpha": stats.ALPHA,
+        "best_group": best_group(c, c.metric),
+        "groups": [g.to_json(c.metric) for g in c.groups],
         "curves": curves,
     }
