@@ -418,8 +418,9 @@ def plot(
         "--out", "-o", metavar="FILE.png",
         help="Where to write the PNG (default: RUN_DIR/KIND.png for one run or sweep, ./KIND.png for several).")] = None,
     metric: Annotated[Optional[str], typer.Option(
-        "--metric", "-m", help="--kind sweep: best_val_accuracy (default for classification), best_val_loss, "
-                               "final_val_accuracy, final_val_loss, final_train_loss, test_accuracy or test_loss.")] = None,
+        "--metric", "-m", help="--kind sweep: final_val_accuracy (default for classification; what compare ranks "
+                               "by), final_val_loss (default for regression), best_val_accuracy, best_val_loss, "
+                               "final_train_loss, test_accuracy or test_loss.")] = None,
 ) -> None:
     """Draw runs into a PNG: learning curves, per-layer gradient norms, the decision boundary, or a
     sweep's metric against its settings. A sweep folder stands for all of its runs.

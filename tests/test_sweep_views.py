@@ -75,7 +75,7 @@ def test_an_lr_sweep_is_one_log_scaled_panel_with_error_bars(lr_sweep, tmp_path)
     assert ax.get_xlabel() == "optimizer.lr"
     assert [t.get_text() for t in ax.get_xticklabels()] == ["0.001", "0.01", "0.1"]
     assert len(error_bars(ax)) == 1
-    assert "best_val_accuracy" in ax.get_ylabel() and "n=2" in ax.get_ylabel()
+    assert "final_val_accuracy" in ax.get_ylabel() and "n=2" in ax.get_ylabel()
     out = plots.save(fig, tmp_path / "sweep.png")
     assert out.read_bytes()[:4] == b"\x89PNG" and out.stat().st_size > 5_000
 
@@ -123,7 +123,7 @@ def test_metric_choice_and_errors(lr_sweep):
         figure(lr_sweep, "val_accuracy")
     definition = sweepdir.read_definition(lr_sweep)
     pending = [{**r, "status": "pending"} for r in sweepdir.read_results(lr_sweep)]
-    with pytest.raises(DlccError, match="no finished run has best_val_accuracy yet .6 pending."):
+    with pytest.raises(DlccError, match="no finished run has final_val_accuracy yet .6 pending."):
         plots.sweep(definition, pending, None)
 
 

@@ -85,7 +85,9 @@ def sweep_overview(sweep_dir: str | Path) -> dict:
     definition = _definition(sweep_dir)
     results = sweep_results(sweep_dir, definition)
     counts = status_counts(results)
-    stats = sweep_stats(definition, results)
+    # The same column as a run row's "best val": the best epoch's validation metric, mean over seeds.
+    metric = "best_val_accuracy" if any(r.get("best_val_accuracy") is not None for r in results) else "best_val_loss"
+    stats = sweep_stats(definition, results, metric)
     best = stats.best
     done_best = [r for r in results if best and r.get("point") == best.id and r.get("status") in FINISHED]
     test = {k: _mean([r.get(f"test_{k}") for r in done_best]) for k in ("loss", "accuracy")} if best else None
