@@ -53,13 +53,15 @@ def test_csv_regression_inferred_from_real_values(tmp_path):
 def test_csv_task_can_be_forced(tmp_path):
     path = write_csv(tmp_path, "x,y\n0,1\n1,2\n2,1\n3,2\n")
     s = load_file("csv", {"path": path, "target": "y", "task": "regression"})
-    assert s.task == "regression" and sorted(s.train.y[:, 0]) == [1, 1, 2, 2]
+    assert s.task == "regression" and sorted(s.target_units(s.train.y)[:, 0]) == [1, 1, 2, 2]
+    np.testing.assert_allclose(sorted(s.train.y[:, 0]), [-1, -1, 1, 1])  # standardized: mean 1.5, std 0.5
 
 
-def test_many_distinct_integers_are_regression(tmp_path):
+def test_many_distinct_integers_are_read_as_labels_that_the_output_layer_must_confirm(tmp_path):
     rows = "".join(f"{i},{i * 3}\n" for i in range(60))
     s = load_file("csv", {"path": write_csv(tmp_path, "x,y\n" + rows), "target": "y"})
-    assert s.task == "regression"
+    assert s.task == "classification" and s.classes == 60 and "'y'" in s.auto_labels
+    assert s.class_names[:3] == ("0", "3", "6")
 
 
 def test_csv_errors_name_file_and_column(tmp_path):

@@ -187,18 +187,35 @@ def test_import_verifies_then_copies(tiny, tmp_path, monkeypatch):
     assert not (tmp_path / "other").exists()
 
 
-def test_fashion_mnist_is_verified_by_its_published_gz_digests(tmp_path, monkeypatch):
+def test_fashion_mnist_is_verified_by_its_decompressed_bytes_so_any_faithful_copy_loads(tmp_path, monkeypatch):
+    """The publisher's .gz, a recompressed .gz (Debian's package) and the uncompressed files all pass;
+    one changed byte does not."""
     monkeypatch.setenv("DLCC_DATA_DIR", str(tmp_path))
     folder = tmp_path / "fashion-mnist"
-    write_set(folder, tiny_arrays(), gz=NAMES)
-    gz_digests = {n: hashlib.sha256((folder / f"{n}.gz").read_bytes()).hexdigest() for n in NAMES}
-    monkeypatch.setitem(published.FILES, "fashion-mnist", Published(gz_digests, digest_of="gz"))
+    digests = write_set(folder, tiny_arrays(), gz=NAMES)
+    monkeypatch.setitem(published.FILES, "fashion-mnist", Published(digests))
     assert mnist.load_images("fashion-mnist").x.shape == (12, 12)
 
-    (folder / "t10k-labels-idx1-ubyte.gz").unlink()
-    write_set(folder, {"t10k-labels-idx1-ubyte": tiny_arrays()["t10k-labels-idx1-ubyte"]}, gz=())
-    with pytest.raises(DataError, match="t10k-labels-idx1-ubyte.gz"):
+    for name in NAMES:  # recompressed with other settings: other .gz bytes, the same IDX bytes
+        path = folder / f"{name}.gz"
+        path.write_bytes(gzip.compress(gzip.decompress(path.read_bytes()), compresslevel=1, mtime=0))
+    assert mnist.load_images("fashion-mnist").t_test.shape == (5,)
+
+    write_set(folder, tiny_arrays(), gz=())  # uncompressed
+    assert mnist.load_images("fashion-mnist").x_test.shape == (5, 12)
+
+    changed = tiny_arrays()["t10k-labels-idx1-ubyte"].copy()
+    changed[0] += 1
+    write_set(folder, {"t10k-labels-idx1-ubyte": changed}, gz=())
+    with pytest.raises(DataError, match="t10k-labels-idx1-ubyte: SHA-256 of the decompressed bytes"):
         mnist.load_images("fashion-mnist")
+
+
+def test_published_fashion_mnist_digests_are_of_the_decompressed_files():
+    """Issue 15's digests, measured from Debian's dataset-fashion-mnist package."""
+    assert published.FILES["fashion-mnist"].sha256["train-labels-idx1-ubyte"] == (
+        "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9")
+    assert mnist.CLASS_NAMES["fashion-mnist"][9] == "Ankle boot" and mnist.CLASS_NAMES["mnist"][3] == "3"
 
 
 def test_cache_dir_follows_the_environment(tmp_path, monkeypatch):

@@ -14,6 +14,7 @@ import stat
 from pathlib import Path
 
 import numpy as np
+import platformdirs
 
 from dlcc.atomic import write_text, write_with
 from dlcc.errors import DataError
@@ -22,11 +23,14 @@ SIDECAR = "npy-cache.json"
 
 
 def cache_dir() -> Path:
-    """$DLCC_DATA_DIR if set, else $XDG_CACHE_HOME/dlcc, else ~/.cache/dlcc (not created here)."""
+    """$DLCC_DATA_DIR if set, else the platform's per-user cache folder for dlcc (not created here).
+
+    platformdirs knows each platform's rule: $XDG_CACHE_HOME/dlcc or ~/.cache/dlcc on Linux,
+    ~/Library/Caches/dlcc on macOS, %LOCALAPPDATA%\\dlcc\\Cache on Windows.
+    """
     if os.environ.get("DLCC_DATA_DIR"):
         return Path(os.environ["DLCC_DATA_DIR"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "dlcc"
+    return Path(platformdirs.user_cache_dir("dlcc", appauthor=False))
 
 
 def make_folder(folder: Path) -> list[Path]:

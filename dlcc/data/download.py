@@ -11,6 +11,7 @@ file that no mirror can deliver stops the whole download at once, so without a n
 within one pass over the mirrors. The standard library's urllib does the HTTP (no dependency).
 """
 
+import contextlib
 import os
 import sys
 import tempfile
@@ -210,6 +211,21 @@ def describe(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
+@contextlib.contextmanager
+def offline():
+    """Within this block, a dataset missing from the cache is an error, never a download
+    (`dlcc validate` checks without side effects); $DLCC_OFFLINE is restored afterwards."""
+    previous = os.environ.get("DLCC_OFFLINE")
+    os.environ["DLCC_OFFLINE"] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("DLCC_OFFLINE", None)
+        else:
+            os.environ["DLCC_OFFLINE"] = previous
+
+
 def fetch_missing(dataset: str, missing: list[str]) -> dict[str, Path]:
     """Called when training needs files that are not in the cache: download them unless
     $DLCC_OFFLINE is set; on failure a DataError says what was tried and which command to run."""
@@ -229,11 +245,10 @@ def fetch_missing(dataset: str, missing: list[str]) -> dict[str, Path]:
 def missing_message(dataset: str, folder: Path, missing: list[str], tried: str = "") -> str:
     """Which files are missing, what was tried (`tried`: lines, optional), and the fixes."""
     files = ", ".join(f"{name}[.gz]" for name in missing)
-    which = "original .gz files" if FILES[dataset].digest_of == "gz" else "IDX files"
     return (
         f"{dataset}: missing {files} in {folder}\n"
         + (f"{tried}\n" if tried else "")
         + f"Fix: run `dlcc data download {dataset}` (needs the internet),\n"
-        f"  or `dlcc data import {dataset} PATH` (PATH: a folder with the four {which}),\n"
+        f"  or `dlcc data import {dataset} PATH` (PATH: a folder with the four IDX files),\n"
         f"  or set DLCC_DATA_DIR to a folder whose {dataset}/ subfolder holds them."
     )

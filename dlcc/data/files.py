@@ -5,9 +5,11 @@ other column must be a number. npz: arrays x (n, ...) and y (n,) or (n, k), opti
 y_test (then they are the test split and `data.test` is not used); loaded with allow_pickle=False.
 A relative `path` is read from the current folder (where dlcc runs), not from the config's folder.
 
-With task auto, the target is a classification label when it is integer-valued with 2 to
-MAX_AUTO_CLASSES distinct values (or non-numeric, or one-hot rows), else a regression value.
-Labels are remapped to 0..K-1 in sorted order of their values.
+With task auto, the target is a classification label when it is text, one-hot rows or whole
+numbers, else a regression value. Whole numbers are ambiguous (ages, prices in dollars, or class
+labels?): they are read as labels, and build.prepare refuses the run, naming both fixes, unless the
+output layer has one unit per distinct value. Labels are remapped to 0..K-1 in sorted order of
+their values, and each class keeps its value as its name ("setosa", or "7" for the label 7).
 """
 
 import csv
@@ -21,8 +23,6 @@ from pydantic import Field
 from dlcc.data.options import Options
 from dlcc.data.splits import Loaded
 from dlcc.errors import DataError
-
-MAX_AUTO_CLASSES = 50
 
 Task = Literal["auto", "classification", "regression"]
 FilePath = Annotated[str, Field(min_length=1, description="file path (relative: to the cwd)")]
@@ -44,37 +44,54 @@ class NpzOptions(Options):
 def csv_table(o: CsvOptions, rng: np.random.Generator) -> Loaded:
     """Features = every column but the target, as float64; targets from the target column."""
     path = user_file(o.path)
+    names, table = read_csv(path, o.delimiter, o.header, "data.options.path")
+    target = target_index(o.target, names, o.header, path)
+    features = [j for j in range(len(names)) if j != target]
+    if not features:
+        raise DataError(f"{path}: the target is the only column; there are no features")
+    x = numeric_columns(table, features, names, path, first_line=2 if o.header else 1)
+    target_cells = table[:, target]
+    if all(is_number(cell) for cell in target_cells):
+        target_cells = target_cells.astype(np.float64)
+    where = f"{path}, target column {names[target]!r}"
+    t, task, classes, class_names = labels_or_targets([target_cells], o.task, where)
+    return Loaded(x=x, t=t[0], task=task, classes=classes, class_names=class_names,
+                  feature_names=tuple(names[j] for j in features) if o.header else None,
+                  target_name=names[target] if o.header else None,
+                  auto_labels=where if o.task == "auto" and target_cells.dtype.kind == "f" and classes else None)
+
+
+def read_csv(path: Path, delimiter: str = ",", header: bool = True, key: str = "data.options.path"
+             ) -> tuple[list[str], np.ndarray]:
+    """(column names, the cells as an (n, columns) array of str); without a header the columns are
+    named by their index. Blank lines are skipped; a row of another width is an error naming it."""
     try:
         with path.open(newline="") as handle:
-            rows = [row for row in csv.reader(handle, delimiter=o.delimiter) if row]
+            rows = [row for row in csv.reader(handle, delimiter=delimiter) if row]
     except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise DataError(f"data.options.path: cannot read {path} ({error})") from None
-    names = rows.pop(0) if o.header and rows else None
+        raise DataError(f"{key}: cannot read {path} ({error})") from None
+    names = rows.pop(0) if header and rows else None
     if not rows:
         raise DataError(f"{path}: no data rows")
     width = len(names or rows[0])
     for line, row in enumerate(rows, start=2 if names else 1):
         if len(row) != width:
             raise DataError(f"{path}: line {line} has {len(row)} fields, expected {width}")
-    names = names or [str(i) for i in range(width)]
-    target = target_index(o.target, names, o.header, path)
+    return names or [str(i) for i in range(width)], np.array(rows, dtype=str)
 
-    table = np.array(rows, dtype=str)
-    features = [j for j in range(width) if j != target]
-    if not features:
-        raise DataError(f"{path}: the target is the only column; there are no features")
-    first_line = 2 if o.header else 1
-    x = np.empty((len(rows), len(features)))
-    for column, j in enumerate(features):
-        x[:, column] = numeric_column(table[:, j], f"{path}, column {names[j]!r}", first_line)
-    if not np.isfinite(x).all():
-        raise DataError(f"{path}: features hold NaN or infinite values")
-    target_cells = table[:, target]
-    if all(is_number(cell) for cell in target_cells):
-        target_cells = target_cells.astype(np.float64)
-    where = f"{path}, target column {names[target]!r}"
-    t, task, classes = labels_or_targets([target_cells], o.task, where)
-    return Loaded(x=x, t=t[0], task=task, classes=classes)
+
+def numeric_columns(table: np.ndarray, columns: list[int], names: list[str], path, first_line: int) -> np.ndarray:
+    """The chosen columns of a CSV table as an (n, len(columns)) float64 matrix of finite numbers;
+    a cell that is text, empty, NaN or infinite is an error naming its line and column."""
+    x = np.empty((len(table), len(columns)))
+    for out, j in enumerate(columns):
+        where = f"{path}, column {names[j]!r}"
+        x[:, out] = numeric_column(table[:, j], where, first_line)
+        bad = np.flatnonzero(~np.isfinite(x[:, out]))
+        if len(bad):
+            raise DataError(f"{where}, line {first_line + bad[0]}: {str(table[bad[0], j])!r} is not a finite "
+                            "number; features must be finite numbers (no NaN or infinity)")
+    return x
 
 
 def user_file(option: str) -> Path:
@@ -151,8 +168,10 @@ def npz_archive(o: NpzOptions, rng: np.random.Generator) -> Loaded:
         raise DataError(
             f"{path}: x has {xs[0].shape[1]} features per example but x_test has {xs[1].shape[1]}"
         )
-    ts, task, classes = labels_or_targets([arrays[yk] for _, yk in pairs], o.task, f"{path}: y")
+    ys = [arrays[yk] for _, yk in pairs]
+    ts, task, classes, class_names = labels_or_targets(ys, o.task, f"{path}: y")
     has_test = len(xs) == 2
+    whole_numbers = ys[0].dtype.kind in "biuf" and ys[0].reshape(len(ys[0]), -1).shape[1] == 1
     return Loaded(
         x=xs[0],
         t=ts[0],
@@ -160,6 +179,8 @@ def npz_archive(o: NpzOptions, rng: np.random.Generator) -> Loaded:
         classes=classes,
         x_test=xs[1] if has_test else None,
         t_test=ts[1] if has_test else None,
+        class_names=class_names,
+        auto_labels=f"{path}: y" if o.task == "auto" and classes and whole_numbers else None,
     )
 
 
@@ -178,7 +199,9 @@ def features_matrix(x: np.ndarray, y: np.ndarray, where: str) -> np.ndarray:
 def labels_or_targets(parts: list[np.ndarray], task: str, where: str):
     """Integer labels 0..K-1 or (n, k) float targets for each part (train, then test).
 
-    All parts share one label mapping: sorted distinct values -> 0..K-1. Returns (parts, task, K).
+    All parts share one label mapping: sorted distinct values -> 0..K-1, each class named by its
+    value (label_name). Returns (parts, task, K, class names); K and the names are None for
+    regression, and the names None for one-hot rows (classes "0".."K-1").
     """
     values = np.concatenate([p.reshape(len(p), -1) for p in parts])
     numeric = values.dtype.kind in "biuf"
@@ -189,7 +212,7 @@ def labels_or_targets(parts: list[np.ndarray], task: str, where: str):
     if task == "regression":
         if not numeric:
             raise DataError(f"{where} is not numeric, so it cannot be a regression target")
-        return [p.reshape(len(p), -1).astype(np.float64) for p in parts], task, None
+        return [p.reshape(len(p), -1).astype(np.float64) for p in parts], task, None, None
 
     if values.shape[1] > 1:
         if not is_one_hot(values):
@@ -197,22 +220,33 @@ def labels_or_targets(parts: list[np.ndarray], task: str, where: str):
                 f"{where} has {values.shape[1]} columns that are not one-hot rows; "
                 f"classification needs labels (n,) or one-hot rows (n, K)"
             )
-        return [p.reshape(len(p), -1).argmax(axis=1) for p in parts], task, values.shape[1]
+        return [p.reshape(len(p), -1).argmax(axis=1) for p in parts], task, values.shape[1], None
     distinct, labels = np.unique(values[:, 0], return_inverse=True)
     if len(distinct) < 2:
         raise DataError(f"{where} has a single distinct value; classification needs 2 or more")
     bounds = np.cumsum([len(p) for p in parts])[:-1]
-    return np.split(labels, bounds), task, len(distinct)
+    names = tuple(label_name(value) for value in distinct)
+    return np.split(labels.reshape(-1), bounds), task, len(distinct), names
+
+
+def label_name(value) -> str:
+    """A class's name: the label as written (setosa), a whole number without ".0" (7), else the
+    shortest text that reads back as the same float (0.5)."""
+    if isinstance(value, (str, np.str_)):
+        return str(value)
+    value = float(value)
+    return str(int(value)) if value.is_integer() else repr(value)
 
 
 def looks_categorical(values: np.ndarray) -> bool:
-    """Non-numeric, one-hot, or integer-valued with 2..MAX_AUTO_CLASSES distinct values."""
+    """Non-numeric, one-hot, or whole numbers with 2 or more distinct values (build.prepare then
+    asks the output layer to agree, since whole numbers may as well be a quantity)."""
     if values.dtype.kind not in "biuf":
         return True
     if values.shape[1] > 1:
         return is_one_hot(values)
     distinct = np.unique(values)
-    return bool(np.all(distinct == np.round(distinct))) and 2 <= len(distinct) <= MAX_AUTO_CLASSES
+    return bool(np.all(distinct == np.round(distinct))) and len(distinct) >= 2
 
 
 def is_one_hot(values: np.ndarray) -> bool:

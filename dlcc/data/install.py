@@ -17,7 +17,8 @@ from dlcc.errors import DataError
 def install(dataset: str, source: Path | list[Path]) -> list[Path]:
     """Verify the four IDX files, copy them to cache_dir()/<dataset>/; return the installed paths.
 
-    source: a folder holding them (or a datasets folder holding <dataset>/), or the four files.
+    source: a folder holding them (or a datasets folder holding <dataset>/, or a torchvision
+    folder holding raw/ or <ClassName>/raw/), or the four files.
     Files keep their names (.gz or not). A file already in the cache under the other name is
     removed, so the verified copy is the one that gets loaded.
     """
@@ -56,6 +57,18 @@ def install(dataset: str, source: Path | list[Path]) -> list[Path]:
     return list(targets.values())
 
 
+# torchvision keeps the files in <root>/<ClassName>/raw/ (MNIST/raw, FashionMNIST/raw).
+TORCHVISION_NAMES = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
+
+
+def _layouts(folder: Path, dataset: str) -> list[Path]:
+    """Other folders below `folder` where copies are commonly kept: a datasets folder laid out like
+    the cache (<dataset>/), a torchvision dataset folder (raw/) or its root (<ClassName>/raw/), and
+    a Debian package unpacked with `dpkg -x` (usr/share/datasets/<dataset>/)."""
+    torch = TORCHVISION_NAMES.get(dataset, dataset)
+    return [folder / dataset, folder / "raw", folder / torch / "raw", folder / "usr/share/datasets" / dataset]
+
+
 def locate(dataset: str, source: Path | list[Path], published: Published) -> dict[str, Path]:
     """file name -> path of each of the four files, from a folder or a list of files."""
     sources = [source] if isinstance(source, Path) else list(source)
@@ -64,9 +77,11 @@ def locate(dataset: str, source: Path | list[Path], published: Published) -> dic
     if len(sources) == 1 and sources[0].is_dir():
         folder = sources[0]
         paths = find_all(folder, published)
-        if None in paths.values() and (folder / dataset).is_dir():
-            folder = folder / dataset  # a datasets folder laid out like the cache
-            paths = find_all(folder, published)
+        for inner in _layouts(folder, dataset):
+            if None not in paths.values():
+                break
+            if inner.is_dir():
+                folder, paths = inner, find_all(inner, published)
         missing = [name for name, path in paths.items() if path is None]
         if missing:
             raise DataError(f"{folder}: missing {', '.join(f'{name}[.gz]' for name in missing)}")

@@ -24,6 +24,12 @@ from dlcc.errors import DataError
 
 IMAGE_SHAPE = (28, 28)  # both datasets: 28x28 grey images, 10 classes
 CLASSES = 10
+# The labels' meaning, in label order: the digits, and Zalando's ten item names (their README).
+CLASS_NAMES = {
+    "mnist": tuple("0123456789"),
+    "fashion-mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                      "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+}
 
 
 def mnist(options: NoOptions, rng: np.random.Generator) -> Loaded:
@@ -66,14 +72,15 @@ def _sources_key(dataset: str) -> tuple | None:
     return (dataset, *stats)
 
 
+def pixels(images: np.ndarray) -> np.ndarray:
+    """(n, rows, cols) uint8 images -> (n, rows * cols) float32 inputs x = pixel / 255."""
+    x = images.reshape(len(images), -1).astype(np.float32)
+    x /= 255
+    return x
+
+
 def _load_images(dataset: str) -> Loaded:
     arrays = read_arrays(dataset)
-
-    def pixels(images: np.ndarray) -> np.ndarray:
-        x = images.reshape(len(images), -1).astype(np.float32)
-        x /= 255
-        return x
-
     return Loaded(
         x=pixels(arrays["train-images-idx3-ubyte"]),
         t=arrays["train-labels-idx1-ubyte"].astype(np.intp),
@@ -81,6 +88,7 @@ def _load_images(dataset: str) -> Loaded:
         t_test=arrays["t10k-labels-idx1-ubyte"].astype(np.intp),
         task="classification",
         classes=CLASSES,
+        class_names=CLASS_NAMES[dataset],
         shuffle=False,
     )
 

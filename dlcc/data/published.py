@@ -4,10 +4,12 @@ Both mnist.py (loading) and download.py (fetching) rely on these facts, and inst
 local copies) too; keeping them here lets the imports point one way: mnist -> download -> published.
 
 A dataset is four files, each found as <name> or <name>.gz in a folder. A copy is trusted only once
-the SHA-256 of the bytes its digest is of matches the pinned one:
+the SHA-256 of its decompressed IDX bytes matches the pinned one (SPEC.md, "Datasets"):
 
-    digest_of == "idx":  sha256(decompressed bytes) == sha256[name]   (any gzip of them passes)
-    digest_of == "gz":   sha256(the .gz file)        == sha256[name]
+    sha256(gunzip(file) if file ends in .gz else file) == sha256[name]
+
+So any faithful copy passes: the publisher's .gz, a recompressed .gz (Debian's packages, a
+torchvision raw/ folder) or the uncompressed files; a single changed byte fails.
 """
 
 import gzip
@@ -24,14 +26,9 @@ from dlcc.errors import DataError
 
 @dataclass(frozen=True)
 class Published:
-    """The four files of an MNIST-like dataset and their pinned SHA-256 digests.
-
-    digest_of: "idx" when the digests are of the decompressed IDX bytes (any gzip of the right
-    bytes passes), "gz" when only the published .gz files' digests are known.
-    """
+    """The four files of an MNIST-like dataset and the SHA-256 of each one's decompressed bytes."""
 
     sha256: dict[str, str]
-    digest_of: str = "idx"
 
 
 # /work/shared/datasets/README.md: SHA-256 of the decompressed files. Those bytes are the public
@@ -44,18 +41,19 @@ MNIST_SHA256 = {
 }
 
 # Zalando publishes MD5s of the .gz files only (8d4fb7e6..., 25c81989..., bef4ecab...,
-# bb300cfd...; github.com/zalandoresearch/fashion-mnist). These are SHA-256s of the same .gz
-# files, as pinned by TensorFlow Datasets and others; none of the decompressed bytes is published.
-FASHION_MNIST_GZ_SHA256 = {
-    "train-images-idx3-ubyte": "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
-    "train-labels-idx1-ubyte": "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
-    "t10k-images-idx3-ubyte": "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
-    "t10k-labels-idx1-ubyte": "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+# bb300cfd...; github.com/zalandoresearch/fashion-mnist). These are SHA-256s of the decompressed
+# bytes, measured from Debian's dataset-fashion-mnist package (which recompressed the files) and
+# equal to those of the publisher's .gz files decompressed, so every faithful copy verifies.
+FASHION_MNIST_SHA256 = {
+    "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+    "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+    "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+    "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
 }
 
 FILES = {
     "mnist": Published(MNIST_SHA256),
-    "fashion-mnist": Published(FASHION_MNIST_GZ_SHA256, digest_of="gz"),
+    "fashion-mnist": Published(FASHION_MNIST_SHA256),
 }
 
 # Where `dlcc data download` looks, in order: each URL is a folder holding <file>.gz.
@@ -71,14 +69,11 @@ MIRRORS = {
 
 
 def find_all(folder: Path, published: Published) -> dict[str, Path | None]:
-    """Each file as folder/name or folder/name.gz (preferring the form its digest is of)."""
-    paths = {}
-    for name in published.sha256:
-        candidates = [folder / name, folder / f"{name}.gz"]
-        if published.digest_of == "gz":
-            candidates.reverse()
-        paths[name] = next((path for path in candidates if path.is_file()), None)
-    return paths
+    """Each file as folder/name or folder/name.gz (the uncompressed one when both are there)."""
+    return {
+        name: next((path for path in (folder / name, folder / f"{name}.gz") if path.is_file()), None)
+        for name in published.sha256
+    }
 
 
 def read_verified(path: Path, published: Published) -> np.ndarray:
@@ -94,9 +89,9 @@ def read_verified(path: Path, published: Published) -> np.ndarray:
 def verify_bytes(raw: bytes, filename: str, where: str, published: Published, hint: str):
     """The array in the bytes of file `filename` (name.gz: gzip-compressed), once verified.
 
-    Checks, in order: it decompresses, it is a complete IDX file, and the SHA-256 of the bytes the
-    digest is of (published.digest_of) matches. Errors start with `where` (a path or a URL);
-    `hint` ends a digest mismatch message.
+    Checks, in order: it decompresses, it is a complete IDX file, and the SHA-256 of the
+    decompressed bytes matches. Errors start with `where` (a path or a URL); `hint` ends a digest
+    mismatch message.
     """
     gz = filename.endswith(".gz")
     name = filename.removesuffix(".gz")
@@ -105,16 +100,7 @@ def verify_bytes(raw: bytes, filename: str, where: str, published: Published, hi
     except (EOFError, zlib.error, gzip.BadGzipFile) as error:
         raise DataError(f"{where}: cannot decompress it ({error})") from None
     array = parse_idx(data, where)
-    if published.digest_of == "gz":
-        if not gz:
-            raise DataError(
-                f"{where}: only a SHA-256 of the published {name}.gz is known, so this "
-                f"uncompressed file cannot be verified; use the original {name}.gz instead"
-            )
-        what, actual = "the .gz file", hashlib.sha256(raw).hexdigest()
-    else:
-        what, actual = "the decompressed bytes", hashlib.sha256(data).hexdigest()
-    expected = published.sha256[name]
+    actual, expected = hashlib.sha256(data).hexdigest(), published.sha256[name]
     if actual != expected:
-        raise DataError(f"{where}: SHA-256 of {what} is {actual}, expected {expected};\n{hint}")
+        raise DataError(f"{where}: SHA-256 of the decompressed bytes is {actual}, expected {expected};\n{hint}")
     return array

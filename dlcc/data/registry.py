@@ -81,9 +81,11 @@ def validate_options(dataset: str, options: dict | Options | None) -> Options:
 
 def load(cfg, rng: np.random.Generator) -> Splits:
     """Load cfg.dataset with cfg.options and split it as cfg.validation / test / subset /
-    stratify / normalize ask (rules in splits.py). All randomness comes from rng."""
+    stratify / normalize / standardize_targets ask (rules in splits.py). All randomness comes
+    from rng."""
     info = dataset_info(cfg.dataset)
     data = info.loader(validate_options(cfg.dataset, cfg.options), rng)
     return split_and_normalize(
-        data, cfg.validation, cfg.test, cfg.subset, cfg.normalize, rng, stratify=cfg.stratify
+        data, cfg.validation, cfg.test, cfg.subset, cfg.normalize, rng, stratify=cfg.stratify,
+        standardize_targets=cfg.standardize_targets,
     )

@@ -7,7 +7,8 @@ The rules, in order (SPEC.md, "Config" data keys):
    (on MNIST, `validation: 10000` is Nielsen's 50k/10k split);
 4. train: the rest; `data.subset` keeps its FIRST N examples, or with `data.stratify` the first
    examples of each class, as many as keep the class's share of the train split (stratified_first);
-5. normalize with statistics of the final train split only.
+5. normalize with statistics of the final train split only;
+6. regression targets: standardized with the train split's mean and std (standardize_targets).
 
 A size is a fraction f in [0, 1) of the examples it is carved from (round(f * n), at least 1 when
 f > 0) or a count n >= 0. Size 0 means no such split (None).
@@ -33,7 +34,11 @@ class Splits:
     """The three splits and what the trainer needs to know about them.
 
     x_normalized = (x - norm_shift) / norm_scale, with norm_shift and norm_scale (d,) computed
-    from the train split; both None when `normalize` is none.
+    from the train split; both None when `normalize` is none. Regression targets likewise:
+    y = (t - target_shift) / target_scale (k,), both None when targets keep their units.
+    class_names: one name per class (classification); feature_names, target_name: the columns of
+    a CSV table with a header, else None. auto_labels: where the labels came from, when task auto
+    read whole numbers as classes (build.prepare then checks the output layer agrees).
     """
 
     train: Split
@@ -43,6 +48,18 @@ class Splits:
     classes: int | None
     norm_shift: np.ndarray | None
     norm_scale: np.ndarray | None
+    target_shift: np.ndarray | None = None
+    target_scale: np.ndarray | None = None
+    class_names: tuple[str, ...] | None = None
+    feature_names: tuple[str, ...] | None = None
+    target_name: str | None = None
+    auto_labels: str | None = None
+
+    def target_units(self, y: np.ndarray) -> np.ndarray:
+        """Targets or predictions as the network sees them -> the target's own units (float64):
+        t = y * target_scale + target_shift."""
+        y = np.asarray(y, dtype=np.float64)
+        return y if self.target_shift is None else y * self.target_scale + self.target_shift
 
 
 @dataclass(frozen=True)
@@ -52,6 +69,7 @@ class Loaded:
     x: (n, d) features. t: (n,) integer labels 0..classes-1 (classification) or (n, k) float
     targets (regression). x_test / t_test: an official test split, used instead of carving
     `data.test` out of x. shuffle: False keeps the examples in their published order (MNIST).
+    class_names (default "0", "1", ...), feature_names, target_name, auto_labels: as in Splits.
     """
 
     x: np.ndarray
@@ -61,6 +79,10 @@ class Loaded:
     x_test: np.ndarray | None = None
     t_test: np.ndarray | None = None
     shuffle: bool = True
+    class_names: tuple[str, ...] | None = None
+    feature_names: tuple[str, ...] | None = None
+    target_name: str | None = None
+    auto_labels: str | None = None
 
 
 def split_and_normalize(
@@ -71,6 +93,7 @@ def split_and_normalize(
     normalize: str,
     rng: np.random.Generator,
     stratify: bool = False,
+    standardize_targets: bool = False,
 ) -> Splits:
     """Apply the rules in the module docstring to `data` (sizes as in the config's data keys)."""
     x, t = data.x, data.t
@@ -99,6 +122,8 @@ def split_and_normalize(
         x, t = x[keep], t[keep]
 
     shift, scale = normalization(x, normalize)
+    standardize = standardize_targets and data.classes is None
+    t_shift, t_scale = normalization(t, "standard") if standardize else (None, None)
 
     def make(part) -> Split | None:
         if part is None:
@@ -106,8 +131,13 @@ def split_and_normalize(
         features, targets = part
         if shift is not None:
             features = (features - shift) / scale
+        if t_shift is not None:
+            targets = (targets - t_shift) / t_scale
         return Split(x=features, y=as_targets(targets, data.classes, features.dtype))
 
+    names = data.class_names
+    if data.classes is not None and names is None:
+        names = tuple(str(k) for k in range(data.classes))
     return Splits(
         train=make((x, t)),
         val=make(val_part),
@@ -116,6 +146,12 @@ def split_and_normalize(
         classes=data.classes,
         norm_shift=shift,
         norm_scale=scale,
+        target_shift=t_shift,
+        target_scale=t_scale,
+        class_names=names,
+        feature_names=data.feature_names,
+        target_name=data.target_name,
+        auto_labels=data.auto_labels,
     )
 
 
