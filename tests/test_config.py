@@ -143,10 +143,10 @@ def test_bad_overrides(tiny_raw, override, expected):
 def test_switching_variant_drops_the_old_variants_keys(tiny_raw):
     saved = yaml.safe_load(config.to_yaml(config.parse(tiny_raw, overrides=["optimizer.momentum=0.9"])))
     cfg = config.parse(saved, overrides=["optimizer.name=adam", "schedule.name=step", "schedule.step_size=3"])
-    assert cfg.optimizer.name == "adam" and cfg.optimizer.lr == 0.5
+    assert cfg.optimizer.name == "adam" and cfg.optimizer.lr == 0.001  # Adam's own default, not SGD's rate
     assert cfg.schedule.step_size == 3
     message = errors_for(tiny_raw, "optimizer.name=adam", "optimizer.momentum=0.9")
-    assert "optimizer.momentum: unknown key" in message
+    assert "optimizer.momentum: unknown key here ('momentum' is a setting of another variant)" in message
 
 
 @pytest.mark.parametrize("name", ["sgd", "adam", "step", "constant"])

@@ -20,7 +20,7 @@ from dlcc.config.yamlio import read_yaml, yaml_load
 from dlcc.errors import ConfigError
 
 
-def load(path: str | Path, overrides=()) -> Config:
+def load(path: str | Path, overrides=(), notes: list | None = None) -> Config:
     """Read a YAML config, apply `--set KEY=VALUE` overrides, validate; name defaults to the stem."""
     path = Path(path)
     raw = read_yaml(path)
@@ -29,39 +29,50 @@ def load(path: str | Path, overrides=()) -> Config:
                           f"`dlcc sweep {path}`")
     if isinstance(raw, dict) and raw.get("name") is None:
         raw = {**raw, "name": re.sub(r"[^A-Za-z0-9._-]", "-", path.stem).lstrip("-._") or "run"}
-    return parse(raw, source=str(path), overrides=overrides)
+    return parse(raw, source=str(path), overrides=overrides, notes=notes)
 
 
-def parse(raw: Any, source: str = "config", overrides=()) -> Config:
+def parse(raw: Any, source: str = "config", overrides=(), notes: list | None = None) -> Config:
     """Validate an already-parsed YAML document (plus overrides) into a `Config`.
 
-    overrides: `KEY=VALUE` strings as `--set` takes them, or (key, value) pairs.
+    overrides: `KEY=VALUE` strings as `--set` takes them, or (key, value) pairs; a problem with
+    an overridden value is reported as that `--set` flag's. notes: gets a line for each variant
+    switch that dropped settings (see apply_overrides).
     """
     if not isinstance(raw, dict):
         kind = "empty" if raw is None else f"a {type(raw).__name__}"
         raise ConfigError(f"{source}: the config must be a YAML mapping of keys (data, model, ...), got {kind}")
-    if overrides:
-        # Overrides are checked against the resolved original, so the original must be valid first.
-        raw = apply_overrides(raw, _validate(raw, source), overrides, source)
-    return _validate(raw, source)
+    if not overrides:
+        return _validate(raw, source)
+    # Overrides are checked against the resolved original, so the original must be valid first.
+    raw = apply_overrides(raw, _validate(raw, source), overrides, source, notes)
+    blame = {}
+    for item in overrides:
+        key, _, text = item.partition("=") if isinstance(item, str) else (item[0], "=", _short(item[1]))
+        blame[key] = f"--set {key}={text[:60] + '...' if len(text) > 60 else text}"
+    return _validate(raw, source, blame)
 
 
-def _validate(raw: dict, source: str) -> Config:
+def _short(value) -> str:
+    return yaml.safe_dump(value, default_flow_style=True, width=10**6).strip().removesuffix("...").strip()
+
+
+def _validate(raw: dict, source: str, blame: dict | None = None) -> Config:
     try:
         return Config.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(format_errors(exc, source)) from None
+        raise ConfigError(format_errors(exc, source, blame)) from None
 
 
-def load_any(config, overrides=()) -> Config:
+def load_any(config, overrides=(), notes: list | None = None) -> Config:
     """A Config from a path, YAML text (several lines, or one line holding a mapping) or a dict.
     A config without a name is named after its file, or "run" when it came as text or a dict."""
     if isinstance(config, Mapping):
-        return parse(_named(dict(config)), source="config (dict)", overrides=overrides)
+        return parse(_named(dict(config)), source="config (dict)", overrides=overrides, notes=notes)
     if isinstance(config, str) and ("\n" in config or _is_yaml_mapping(config)):
-        return parse(_named(_yaml_text(config)), source="config text", overrides=overrides)
+        return parse(_named(_yaml_text(config)), source="config text", overrides=overrides, notes=notes)
     if isinstance(config, (str, os.PathLike)):
-        return load(config, overrides)
+        return load(config, overrides, notes)
     raise ConfigError(f"config: expected a path, YAML text or a dict, got {type(config).__name__}")
 
 

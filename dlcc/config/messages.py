@@ -23,18 +23,27 @@ def did_you_mean(word: str, choices) -> str:
     return f"; did you mean '{hint[0]}'?" if hint else ""
 
 
-def format_errors(exc: ValidationError, source: str) -> str:
-    """One line per problem: `source: key.path: what is wrong (got VALUE)`."""
+def format_errors(exc: ValidationError, source: str, blame: dict | None = None) -> str:
+    """One line per problem: `source: key.path: what is wrong (got VALUE)`.
+
+    blame: {dotted key: "--set KEY=VALUE"}; a problem at or under such a key is that flag's, so
+    its line names the flag instead of the file.
+    """
     lines = []
     for err in exc.errors(include_url=False):
         loc = _user_path(err["loc"])
         path = ".".join(loc) or "(top level)"
+        source_here = next((flag for key, flag in (blame or {}).items()
+                            if path == key or path.startswith(key + ".")), source)
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden" and loc:
-            msg = "unknown key" + did_you_mean(loc[-1], sorted(_all_field_names()))
+            hint = did_you_mean(loc[-1], sorted(_all_field_names()))
+            # The name is right but the place is not: a setting of another variant (momentum on adam).
+            msg = (f"unknown key here ('{loc[-1]}' is a setting of another variant)" if hint == f"; did you mean '{loc[-1]}'?"
+                   else "unknown key" + hint)
         elif err["type"] not in ("missing",) and "input" in err and not isinstance(err["input"], (dict, list)):
             msg += f" (got {err['input']!r})"
-        lines.append(f"{source}: {path}: {msg}")
+        lines.append(f"{source_here}: {path}: {msg}")
     # pydantic reports one error per union branch for `int | "full"`; keep the lines unique.
     return "\n".join(dict.fromkeys(lines))
 

@@ -11,7 +11,7 @@ import copy
 from typing import Any
 
 import yaml
-from pydantic import BaseModel
+from pydantic import ValidationError
 
 from dlcc.config.messages import did_you_mean
 from dlcc.config.schema import VARIANTS, Config, InitSpec
@@ -23,13 +23,41 @@ from dlcc.errors import ConfigError
 _VARIANT_FIELDS = {name for model in (*VARIANTS.values(), InitSpec) for name in model.model_fields}
 
 
-def apply_overrides(raw: dict, resolved: Config, overrides, source: str) -> dict:
+# Keys that choose a variant: setting one starts its section afresh, from that variant's defaults.
+SWITCHES = {"optimizer.name": ("optimizer", "name"), "schedule.name": ("schedule", "name"),
+            "data.dataset": ("data", "dataset")}
+
+
+def apply_overrides(raw: dict, resolved: Config, overrides, source: str, notes: list | None = None) -> dict:
     """A copy of `raw` with each override applied: `KEY=VALUE` text (the value parsed as YAML) or
-    a (key, value) pair (the value as it is); a path must exist in `resolved`."""
+    a (key, value) pair (the value as it is); a path must exist in the config.
+
+    Choosing a variant (`optimizer.name`, `schedule.name`, `data.dataset`) is applied first and
+    gives that variant its own defaults: the old variant's settings (its lr, momentum, dataset
+    options, ...) are dropped, except those set by the same overrides, and `notes` gets one line
+    naming what was dropped. The other overrides then apply in order, so the result does not
+    depend on the order of overrides that touch different keys.
+    """
     raw = copy.deepcopy(raw)
+    pairs = [item if isinstance(item, tuple) else _parse_item(item) for item in overrides]
+    explicit = {key for key, _ in pairs}
+    switched = []
+    for key, value in pairs:
+        if key in SWITCHES and isinstance(value, str):
+            dropped = _switch(raw, key, value, explicit)
+            switched.append(SWITCHES[key][0])
+            if dropped and notes is not None:
+                notes.append(f"--set {key}={value}: {SWITCHES[key][0]} starts from {value}'s defaults; "
+                             f"dropped {', '.join(dropped)} (set again with --set what should stay)")
+    if switched:
+        try:  # check the other paths against the switched config (moons has no `classes` option)
+            resolved = Config.model_validate(raw)
+        except ValidationError:
+            pass  # e.g. a csv dataset whose path comes later: the schema judges at the end
     full = to_dict(resolved)
-    for item in overrides:
-        key, value = item if isinstance(item, tuple) else _parse_item(item)
+    for key, value in pairs:
+        if key in SWITCHES and isinstance(value, str):
+            continue
         parts = key.split(".")
         node, known = raw, full
         for depth, part in enumerate(parts):
@@ -55,8 +83,6 @@ def apply_overrides(raw: dict, resolved: Config, overrides, source: str) -> dict
             last = depth == len(parts) - 1
             if last:
                 node[index] = value
-                if parts[:-1] in (["optimizer"], ["schedule"]) and isinstance(value, str) and value in VARIANTS:
-                    _drop_foreign_fields(node, VARIANTS[value])
                 break
             child = node[index] if _has(node, index) else None
             if isinstance(child, str):
@@ -81,11 +107,22 @@ def _parse_item(item: str) -> tuple[str, Any]:
         raise ConfigError(f"--set {key}: cannot parse value {text!r} as a YAML scalar") from None
 
 
-def _drop_foreign_fields(section: dict, model: type[BaseModel]) -> None:
-    """Switching `optimizer.name` (or `schedule.name`) drops the old variant's own keys, so that
-    `--set optimizer.name=adam` works on a saved config that spells out `momentum: 0.0`."""
-    for key in [k for k in section if k not in model.model_fields]:
-        del section[key]
+def _switch(raw: dict, key: str, value: str, explicit: set) -> list[str]:
+    """Put variant `value` in its section, dropping the old variant's own settings; returns them
+    as `key=value` texts (those the same overrides set again are not dropped, just replaced)."""
+    section, field = SWITCHES[key]
+    old = raw.get(section)
+    old = {"name": old} if isinstance(old, str) else dict(old or {})
+    if old.get(field) == value:
+        return []
+    if section == "data":  # only the options belong to the dataset; splits and normalization stay
+        options = old.pop("options", None) or {}
+        dropped = [f"data.options.{k}={v}" for k, v in options.items() if f"data.options.{k}" not in explicit]
+        raw[section] = {**old, field: value}
+        return dropped
+    dropped = [f"{section}.{k}={v}" for k, v in old.items() if k != field and f"{section}.{k}" not in explicit]
+    raw[section] = {field: value}
+    return dropped
 
 
 def _has(container: Any, index: Any) -> bool:

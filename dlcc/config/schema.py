@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
-from dlcc.data import validate_options
+from dlcc.data import DATASETS, validate_options
 from dlcc.nn import activations, initializers, losses
 
 # Size limits keep a typo from asking for terabytes (a clear error instead of a memory blow-up).
@@ -21,6 +21,7 @@ MAX_UNITS = 65_536
 MAX_LAYERS = 64
 MAX_EPOCHS = 100_000
 MAX_MEMBERS = 100
+MAX_SNAPSHOTS = 200  # diagnostics.snapshots: epoch 0 plus at most this many
 
 # Registry order is the order an "Input should be ..." message lists the choices in.
 ACTIVATIONS = tuple(activations.ACTIVATIONS)
@@ -218,6 +219,10 @@ class TrainingConfig(Frozen):
     shuffle: bool = True
     clip_grad_norm: Annotated[float, Field(gt=0)] | None = None
     early_stopping: EarlyStoppingConfig | None = None
+    log_every: Annotated[int, Field(ge=1)] | None = None  # progress lines; null: about 100 per run
+    # Stop (exit 3, status diverged) when the training loss stays far above the untrained
+    # network's (training/divergence.py); false: only warn.
+    stop_on_divergence: bool = True
 
     @field_validator("batch_size", mode="before")
     @classmethod
@@ -225,6 +230,9 @@ class TrainingConfig(Frozen):
         if isinstance(value, bool):
             raise ValueError('batch_size must be a positive integer or "full"')
         return value
+
+    log_interval = property(lambda self: self.log_every or _about(self.epochs, 100),
+                            doc="Epochs between progress lines (null log_every: every epoch up to 100 epochs).")
 
 
 class EnsembleConfig(Frozen):
@@ -235,6 +243,19 @@ class EnsembleConfig(Frozen):
 class DiagnosticsConfig(Frozen):
     gradient_norms: bool = True
     probe_size: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    snapshots: Annotated[int, Field(ge=1)] | None = None  # keep the weights every N epochs (snapshots/)
+
+
+class LoggingConfig(Frozen):
+    """TensorBoard event files in the run folder (docs/report.md)."""
+
+    tensorboard: bool = False
+    every: Annotated[int, Field(ge=1)] | None = None  # histograms and boundary images; null: about 20 per run
+    interval = lambda self, epochs: self.every or _about(epochs, 20)  # noqa: E731
+
+
+def _about(epochs: int, times: int) -> int:
+    return max(1, -(-epochs // times))  # an interval that comes round about `times` times
 
 
 def _split_size(value: Any) -> float | int:
@@ -260,8 +281,16 @@ class DataConfig(Frozen):
     subset: Annotated[int, Field(ge=1)] | None = None
     stratify: bool = False  # subset keeps each class in its training-split proportion
     normalize: Literal["none", "minmax", "standard"] = "none"
+    standardize_targets: bool = True  # regression: train on (t - mean) / std of the train split's targets
 
     _sizes = field_validator("validation", "test", mode="before")(lambda v: _split_size(v))
+
+    @field_validator("dataset")
+    @classmethod
+    def _known_dataset(cls, dataset: str) -> str:
+        if dataset not in DATASETS:
+            raise ValueError(f"unknown dataset {dataset!r}; valid: {', '.join(DATASETS)}")
+        return dataset
 
     @field_validator("options", mode="before")
     @classmethod
@@ -295,6 +324,7 @@ class Config(Frozen):
     training: TrainingConfig = TrainingConfig()
     ensemble: EnsembleConfig = EnsembleConfig()
     diagnostics: DiagnosticsConfig = DiagnosticsConfig()
+    logging: LoggingConfig = LoggingConfig()
 
     _shorthands = field_validator("optimizer", "schedule", mode="before")(lambda v: _name_shorthand(v))
 
@@ -308,4 +338,9 @@ class Config(Frozen):
             )
         if self.loss == "binary_cross_entropy" and out != "sigmoid":
             raise ValueError(f"loss: binary_cross_entropy needs a sigmoid output layer (the last layer is '{out}')")
+        every, epochs = self.diagnostics.snapshots, self.training.epochs
+        if every is not None and epochs // every > MAX_SNAPSHOTS:
+            raise ValueError(f"diagnostics.snapshots: every {every} epoch(s) of {epochs} would keep "
+                             f"{epochs // every + 1} snapshots; at most {MAX_SNAPSHOTS + 1} are kept, "
+                             f"so use {_about(epochs, MAX_SNAPSHOTS)} or more")
         return self

@@ -37,6 +37,10 @@ def print_summary(run_dir: Path, summary, console: Console | None = None) -> Non
     if test:
         table.add_row("test (final model)", _num(test["loss"]), _pct(test.get("accuracy")))
     console.print(table)
+    if test and test.get("r2") is not None:  # regression: the loss is on standardized targets
+        units = [f"{v:,.0f}" if 1e4 <= abs(v) < 1e15 else f"{v:.4g}" for v in (test["mse"], test["mae"])]
+        console.print(f"test in the target's units: MSE {units[0]}, MAE {units[1]}, R² {test['r2']:.4f}",
+                      highlight=False)
     if summary.stop_reason:
         console.print(f"stopped early: {summary.stop_reason}", highlight=False)
     console.print(f"{summary.epochs_completed} epochs in {summary.seconds:.1f}s -> {run_dir}", highlight=False)
@@ -103,6 +107,8 @@ def print_runs(rows: list[dict], runs_dir: Path, console: Console | None = None,
     header = ["run", *([] if one_dataset else ["dataset"]), "status", "epochs", "best val", "test", "time"]
     body = [[escape(r["run"]), *([] if one_dataset else [escape(str(r["dataset"] or "-"))]), *_cells(r)]
             for r in rows]
+    if sum(_width(c, h) for c, h in zip(zip(*body), header)) > console.width:  # no room for the best points' names
+        body = [[*cells[:-3], cells[-3].split(" [dim](")[0], *cells[-2:]] for cells in body]
     extra = {k: [_value_cell(r["differs"].get(k)) for r in rows] for k in differing}
     # As many differing keys as fit the terminal beside the fixed columns (the others are named below).
     room = console.width - sum(_width(c, h) for c, h in zip(zip(*body), header))
@@ -114,9 +120,14 @@ def print_runs(rows: list[dict], runs_dir: Path, console: Console | None = None,
         shown.append(key)
     table = Table(**COMPACT, title=title)
     for col, cells in zip(header, zip(*body)):
-        # a wrapped column still keeps its longest word (a status such as early_stopped) on one line
-        table.add_column(col, no_wrap=col not in WRAPPED, justify="left" if col in ("run", "dataset", "status") else
-                         "right", min_width=max(len(w) for c in cells for w in Text.from_markup(c).plain.split()))
+        # A wrapped column still keeps its longest word (a status such as early_stopped) on one line.
+        # Numbers are never cut: their columns keep their widest cell. A long run name folds onto a
+        # second line instead (it is the one column that can give way in a narrow terminal).
+        plain = [Text.from_markup(c).plain for c in cells]
+        folds = col == "run"
+        table.add_column(col, no_wrap=col not in WRAPPED and not folds, overflow="fold" if folds else "ellipsis",
+                         justify="left" if col in ("run", "dataset", "status") else "right",
+                         min_width=12 if folds else max(len(w) for c in plain for w in c.split()))
     for key in shown:
         table.add_column(escape(names[key]), justify="right", no_wrap=True)
     for cells, k in zip(body, range(len(rows))):
@@ -191,8 +202,8 @@ def _print_notes(rows, differing, shown, sweep, console: Console) -> None:
 def print_eval(result: dict, console: Console | None = None) -> None:
     """`dlcc eval`: loss and accuracy (or MSE/MAE), the confusion matrix and per-class precision/recall."""
     console = console or Console()
-    console.print(f"[bold]{escape(result['run_dir'])}[/]: {result['split']} split, {result['examples']} examples",
-                  highlight=False)
+    what = f"{result['split']} split" if result.get("split") else escape(str(result.get("data")))
+    console.print(f"[bold]{escape(result['run_dir'])}[/]: {what}, {result['examples']} examples", highlight=False)
     rec = result.get("recorded")
     table = Table(**COMPACT)
     table.add_column("metric")
@@ -200,7 +211,8 @@ def print_eval(result: dict, console: Console | None = None) -> None:
     if rec:
         table.add_column("training recorded", justify="right")
     rows = [("loss", "loss")]
-    rows += [("accuracy", "accuracy")] if result["task"] == "classification" else [("MSE", "mse"), ("MAE", "mae")]
+    rows += ([("accuracy", "accuracy")] if result["task"] == "classification" else
+             [("MSE (target units)", "mse"), ("MAE (target units)", "mae"), ("R²", "r2")])
     for label, key in rows:
         cells = [fmt_metric(key, result[key])]
         if rec:
@@ -220,15 +232,17 @@ MAX_CONFUSION_CLASSES = 20
 def print_confusion(confusion: list[list[int]], per_class: list[dict], console: Console) -> None:
     """The confusion matrix (rows: true class, columns: predicted), then precision and recall per class."""
     k = len(confusion)
+    names = [escape(str(stats.get("name", stats["class"]))) for stats in per_class]
     if k <= MAX_CONFUSION_CLASSES:
         console.print("confusion matrix (rows: true class, columns: predicted class)", style="bold", highlight=False)
         table = Table(**COMPACT)
         table.add_column("true", justify="right")
+        short = max(map(len, names)) <= 12  # long class names label the rows only
         for j in range(k):
-            table.add_column(str(j), justify="right")
+            table.add_column(names[j] if short else str(j), justify="right")
         for i, row in enumerate(confusion):
-            table.add_row(str(i), *(f"[bold]{n}[/]" if i == j else (str(n) if n else "[dim]0[/]")
-                                    for j, n in enumerate(row)))
+            table.add_row(names[i] if short else f"{i} {names[i]}",
+                          *(f"[bold]{n}[/]" if i == j else (str(n) if n else "[dim]0[/]") for j, n in enumerate(row)))
         console.print(table)
         console.print()
     else:
@@ -237,6 +251,6 @@ def print_confusion(confusion: list[list[int]], per_class: list[dict], console: 
     for col in ("class", "precision", "recall", "support"):
         table.add_column(col, justify="right")
     for stats in per_class:
-        table.add_row(str(stats["class"]), fmt_metric("accuracy", stats["precision"]),
+        table.add_row(names[stats["class"]], fmt_metric("accuracy", stats["precision"]),
                       fmt_metric("accuracy", stats["recall"]), str(stats["support"]))
     console.print(table)

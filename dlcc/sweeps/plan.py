@@ -104,8 +104,10 @@ def _plan(spec: SweepSpec, name: str, base: dict, keys: list[str], points: list[
             cfg = config_mod.parse(base, source=where, overrides=[*overrides, ("name", f"{name}-{point['id']}")])
         except ConfigError as exc:
             message = str(exc)
-            if message.startswith("--set "):  # a swept key that is not in the config
-                message = f"{where}: {message.removeprefix('--set ')}"
+            if message.startswith("--set "):  # the point's override, not a command-line flag
+                head, _, rest = message.removeprefix("--set ").partition(": ")
+                key = head.split("=", 1)[0]
+                message = f"{where}: {rest if rest.startswith(key + ':') else f'{key}: {rest}'}"
             raise ConfigError(f"{message}\n(nothing was started: every point is checked first)") from None
         runs += [PlannedRun(run_name(point["id"], seed), point, seed, cfg.model_copy(update={"seed": seed}))
                  for seed in spec.seeds]
