@@ -11,8 +11,8 @@ The API lives in dlcc.api (see docs/python.md); it is imported on first use, so 
 from dlcc.errors import ConfigError, DataError, DivergedError, DlccError, InterruptedRun, RunError
 from dlcc.version import __version__
 
-_API = ("train", "train_config", "resume", "load", "load_config", "list_runs", "compare", "plot",
-        "gradcheck", "sweep", "resume_sweep", "expand_runs", "Run", "Sweep")
+_API = ("train", "train_config", "resume", "load", "load_config", "validate", "list_runs", "compare", "plot",
+        "gradcheck", "sweep", "resume_sweep", "expand_runs", "html_report", "Run", "Sweep")
 
 __all__ = ["__version__", "ConfigError", "DataError", "DivergedError", "DlccError", "InterruptedRun",
            "RunError", *_API]

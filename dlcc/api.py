@@ -13,25 +13,25 @@ InterruptedRun) with the CLI's messages. Nothing here prints, except the progres
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from dlcc import build
 from dlcc import config as config_mod
+from dlcc.data.download import offline
 from dlcc.errors import ConfigError, DataError, RunError
 from dlcc.nn import gradcheck as gc
-from dlcc.nn.metrics import predict as forward_all
 from dlcc.nn.metrics import predicted_classes
+from dlcc.report.page import write_report
+from dlcc.report.tensorboard import TensorBoardHook
 from dlcc.runs import folder
 from dlcc.runs.compare import Comparison
 from dlcc.runs.compare import compare as compare_folders
 from dlcc.runs.listing import list_runs as list_folders
 from dlcc.runs.read import RunFolder, read
 from dlcc.training import session
-
-PLOT_KINDS = ("curves", "gradients", "boundary")
-
 
 # --------------------------------------------------------------------------- configs
 
@@ -45,7 +45,25 @@ def load_config(config, overrides=None, *, name: str | None = None, seed: int | 
     """
     pairs = config_mod.override_pairs(overrides)
     pairs += [(key, value) for key, value in (("name", name), ("seed", seed)) if value is not None]
-    return config_mod.load_any(config, pairs)
+    notes: list[str] = []
+    cfg = config_mod.load_any(config, pairs, notes)
+    for note in notes:  # a variant switch that dropped settings: say so, once (the CLI prints "note:")
+        warnings.warn(note, ConfigNote, stacklevel=2)
+    return cfg
+
+
+def validate(config, overrides=None, *, name: str | None = None, seed: int | None = None):
+    """load_config, then every check `train` makes before training (the data loads and fits the
+    output layer, the network's size, the early-stopping monitor): when this passes, train starts.
+    Never downloads: a dataset missing from the cache is an error that says how to get it."""
+    cfg = load_config(config, overrides, name=name, seed=seed)
+    with offline():
+        session.check(cfg)
+    return cfg
+
+
+class ConfigNote(UserWarning):
+    """Something the config loader did that the user may not expect (it is not an error)."""
 
 
 # --------------------------------------------------------------------------- training
@@ -63,14 +81,14 @@ def train(config, *, overrides=None, runs_dir: str | Path = "runs", name: str | 
 def train_config(cfg, runs_dir: str | Path = "runs", *, progress: bool = True) -> Run:
     """Train an already validated Config (see load_config)."""
     with _reporter(progress) as reporter:
-        run_dir, _ = session.train(cfg, Path(runs_dir), reporter)
+        run_dir, _ = session.train(cfg, Path(runs_dir), reporter, hooks=[TensorBoardHook()])  # if cfg asks
     return load(run_dir)
 
 
 def resume(run_dir: str | Path, *, progress: bool = True) -> Run:
     """Continue an interrupted run in place from its checkpoint (a finished run is returned as is)."""
     with _reporter(progress) as reporter:
-        run_dir, _, _ = session.resume(Path(run_dir), reporter)
+        run_dir, _, _ = session.resume(Path(run_dir), reporter, hooks=[TensorBoardHook()])
     return load(run_dir)
 
 
@@ -204,28 +222,21 @@ def compare(runs, metric: str | None = None) -> Comparison:
 
 
 def plot(runs, kind: str = "curves", groups=()):
-    """A matplotlib Figure of one or more runs: curves, gradients (per-layer norms) or boundary
-    (for a sweep's metric against its settings, see Sweep.plot)."""
-    from dlcc.report import plots
+    """A matplotlib Figure of one or more runs (Run objects or run-folder paths): curves,
+    gradients (per-layer norms), boundary or predictions. A sweep's metric against its settings
+    is Sweep.plot."""
+    from dlcc.report.figures import figure
 
-    runs = list(runs)
+    runs = [r if isinstance(r, Run) else load(r) for r in runs]
     if not runs:
         raise RunError("plot: no runs given")
-    folders = [r.folder if isinstance(r, Run) else read(r) for r in runs]
-    if kind == "curves":
-        return plots.curves(folders, groups)
-    if kind == "gradients":
-        for f in folders:
-            if not any(c.startswith("grad_norm_") for c in f.columns):
-                raise RunError(f"{f.path}: no gradient norms in metrics.csv; train with "
-                               "--set diagnostics.gradient_norms=true to record them")
-        return plots.gradients(folders)
-    if kind == "boundary":
-        from dlcc.runs.boundary import surface
+    models = [r.model for r in runs] if kind in ("boundary", "predictions") else None
+    return figure([r.folder for r in runs], kind, groups, models)
 
-        runs = [r if isinstance(r, Run) else Run(f) for r, f in zip(runs, folders)]
-        return plots.boundary([surface(r.model) for r in runs], [f.label for f in folders])
-    raise RunError(f"plot kind {kind!r}: choose one of {', '.join(PLOT_KINDS)}")
+
+def html_report(paths, out: str | Path = "report.html") -> Path:
+    """`dlcc report`: run and sweep folders as one self-contained HTML page (docs/report.md)."""
+    return write_report([p.path if isinstance(p, (Run, Sweep)) else p for p in paths], out)
 
 
 def gradcheck(config, *, overrides=None, batch: int = 8, max_elements: int = 200) -> list:
@@ -240,7 +251,7 @@ class Run:
 
     run.config      the typed, resolved config        run.summary   status, best, test, ...
     run.metrics     metrics.csv rows (dicts)          run.path      the folder
-    run.predict(x) / run.predict_proba(x)             run.evaluate("test")   run.plot("curves")
+    run.predict(x or a file) / run.predict_proba(x)   run.evaluate("test" or data=FILE)   run.classes
     run.data("test") -> (x, y) as the dataset gives them (before normalization; y as classes)
     """
 
@@ -286,27 +297,24 @@ class Run:
         return self._model
 
     def predict_proba(self, x) -> np.ndarray:
-        """The network's outputs for raw features x (n, d): class probabilities (n, classes) for
-        classification, predicted values (n, k) for regression. Inputs are normalized exactly as
-        in training; an ensemble averages its members."""
-        model = self.model
-        a = forward_all(model.net, model.inputs(self._features(x)))
-        if model.classification and a.shape[1] == 1:  # one sigmoid unit: p(class 1)
-            a = np.hstack([1 - a, a])
-        return a
+        """Class probabilities (n, classes), or values (n, k) in the target's units, for raw features
+        x (n, d) or an input file's path (CSV, .npz, IDX, as `dlcc predict` reads them). Inputs are
+        normalized exactly as in training; an ensemble averages its members."""
+        return self.predictions(x).outputs
 
     def predict(self, x) -> np.ndarray:
-        """Predicted class index per row (classification) or predicted values (n, k) (regression)."""
-        a = self.predict_proba(x)
-        return predicted_classes(a) if self.model.classification else a
+        """Predicted class index per row (named by run.classes), or values (n, k) in target units."""
+        p = self.predictions(x)
+        return p.classes if p.classification else p.outputs
 
-    def _features(self, x) -> np.ndarray:
-        x = np.asarray(x)
-        d = self.model.arrays["train"][0].shape[1]
-        if x.ndim != 2 or x.shape[1] != d or not np.issubdtype(x.dtype, np.number):
-            raise DataError(f"x: expected numbers of shape (n, {d}) for this run, got shape {x.shape} "
-                            f"({x.dtype}); one example is x[None, :]")
-        return x
+    def predictions(self, x):
+        """What `dlcc predict` writes (runs.predict.Predictions): .labels (class names or values),
+        .outputs, .to_csv(proba), .to_json(proba)."""
+        from dlcc.runs.predict import predictions
+
+        return predictions(self.model, x)
+
+    classes = property(lambda self: self.model.class_names, doc="Class names by class index (classification).")
 
     def data(self, split: str = "test") -> tuple[np.ndarray, np.ndarray]:
         """(x, y) of a split as the dataset gives them: features before normalization, y as class
@@ -317,14 +325,15 @@ class Run:
             raise RunError(f"{self.path}: this run has no {split!r} split (splits: train, val, test)")
         return part.x, (predicted_classes(part.y) if splits.task == "classification" else part.y)
 
-    def evaluate(self, split: str = "test", *, save: bool = False) -> dict:
-        """Loss and accuracy (or MSE/MAE) on a split, with the confusion matrix and per-class
-        precision/recall; save=True also stores it in eval.json (as `dlcc eval` does)."""
-        from dlcc.runs.evaluate import SPLITS, evaluate_split, write_eval_json
+    def evaluate(self, split: str = "test", *, data: str | Path | None = None, save: bool = False) -> dict:
+        """Loss and accuracy (or MSE, MAE, R^2) on a split, or on another file (data=PATH, as
+        `dlcc eval --data`), with the confusion matrix and per-class precision/recall; save=True
+        also stores it in eval.json (as `dlcc eval` does)."""
+        from dlcc.runs.evaluate import SPLITS, evaluate_file, evaluate_split, write_eval_json
 
         if split not in SPLITS:
             raise RunError(f"split {split!r}: choose one of {', '.join(SPLITS)}")
-        result = evaluate_split(self.model, split)
+        result = evaluate_split(self.model, split) if data is None else evaluate_file(self.model, data)
         if save:
             write_eval_json(self.path, result)
         return result

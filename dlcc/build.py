@@ -40,9 +40,9 @@ def seed_streams(seed: int) -> tuple[np.random.SeedSequence, np.random.SeedSeque
 
 
 def load_splits(cfg, normalize: bool = True) -> data.Splits:
-    """The run's splits, exactly as training sees them (normalize=False: the features as given;
-    the split itself does not depend on normalization)."""
-    data_cfg = cfg.data if normalize else cfg.data.model_copy(update={"normalize": "none"})
+    """The run's splits, exactly as training sees them (normalize=False: the features and targets
+    as given; the split itself does not depend on normalization)."""
+    data_cfg = cfg.data if normalize else cfg.data.model_copy(update={"normalize": "none", "standardize_targets": False})
     return data.load(data_cfg, np.random.default_rng(seed_streams(cfg.seed)[0]))
 
 
@@ -58,11 +58,19 @@ def prepare(cfg) -> tuple[data.Splits, dict]:
     k = splits.train.y.shape[1]
     binary_single = splits.task == "classification" and k == 2 and units == 1
     if units != k and not binary_single:
+        last = f"model.layers.{len(cfg.model.layers) - 1}.units"
+        if splits.auto_labels is not None:
+            raise ConfigError(
+                f"{splits.auto_labels}: whole numbers with {k} distinct values could be {k} classes or a "
+                f"quantity, and the output layer has {units} unit(s) (data.options.task is auto). To predict "
+                f"the number, set data.options.task: regression; to classify, set {last}: {k} "
+                "(a softmax layer)"
+            )
         what = f"{k} classes" if splits.task == "classification" else f"{k} target value(s) per example"
         also = " (or 1 sigmoid unit for two classes)" if splits.task == "classification" and k == 2 else ""
         raise ConfigError(
-            f"model.layers.{len(cfg.model.layers) - 1}.units: the output layer has {units} units but "
-            f"dataset '{cfg.data.dataset}' has {what}; set it to {k}{also}"
+            f"{last}: the output layer has {units} units but dataset '{cfg.data.dataset}' has {what}; "
+            f"set it to {k}{also}"
         )
 
     def cast(split):

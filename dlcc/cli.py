@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import warnings
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -25,12 +26,57 @@ def _err(message: str) -> None:
     typer.echo(message, err=True)
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """The API's notes (dlcc.api.ConfigNote) as one `note:` line; other warnings as Python prints them."""
+    if category.__name__ == "ConfigNote":
+        _err(f"note: {message}")
+    else:
+        _err(warnings.formatwarning(message, category, filename, lineno, line).rstrip())
+
+
+_METAVARS = {"int": "N", "float": "X", "Path": "PATH", "str": "TEXT"}
+
+
+def _tidy_help(command) -> None:
+    """Help that reads like a man page: a flag shows no `<bool>`, a value shows N, X, PATH or TEXT
+    (or the metavar given), and a repeatable argument reads `[CONFIG]...`, not `[CONFIG...]...`."""
+    for param in getattr(command, "params", []):
+        if param.param_type_name == "argument":  # named by its metavar; the help text says what it is
+            param.metavar = (param.metavar or param.name.upper()).removesuffix("...").strip("[]")
+            param.display_type_rich = lambda ctx: None
+        elif getattr(param, "is_flag", False) or getattr(param, "count", False):
+            param.metavar = ""
+        elif param.metavar is None:
+            kind = param.bare_type().removeprefix("list[").removesuffix("]")
+            param.metavar = _METAVARS.get(kind, kind.upper())
+    for sub in getattr(command, "commands", {}).values():
+        _tidy_help(sub)
+
+
 class _Commands(TyperGroup):
     """The one place that turns dlcc's errors into messages and exit codes, for every command."""
 
+    def get_params(self, ctx):
+        params = super().get_params(ctx)
+        for param in params:  # the group's own flags (--version, --help)
+            if getattr(param, "is_flag", False):
+                param.metavar = ""
+        return params
+
+    def get_command(self, ctx, name):
+        command = super().get_command(ctx, name)
+        if command is not None:
+            _tidy_help(command)
+            help_option = command.get_help_option(ctx)
+            if help_option is not None:
+                help_option.metavar = ""
+        return command
+
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            with warnings.catch_warnings():
+                warnings.showwarning = _show_warning
+                return super().invoke(ctx)
         except DlccError as exc:
             if os.environ.get("DLCC_DEBUG"):
                 import traceback
@@ -90,9 +136,17 @@ def train(
         "--resume", metavar="RUN_DIR", help="Continue an interrupted run in place, from its checkpoint.")] = None,
     runs_dir: Annotated[Path, typer.Option("--runs-dir", help="Where run folders are created.")] = Path("runs"),
     name: Annotated[Optional[str], typer.Option("--name", help="Run-folder prefix (default: config name).")] = None,
-    seed: Annotated[Optional[int], typer.Option("--seed", help="Override the config's seed.")] = None,
+    seed: Annotated[Optional[list[int]], typer.Option(
+        "--seed", help="Override the config's seed (once; for several seeds use dlcc sweep --seeds).",
+        show_default=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or epoch lines.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the run summary as one JSON document.")] = False,
+    log_every: Annotated[Optional[int], typer.Option(
+        "--log-every", min=1, metavar="N", help="Print a progress line every N epochs (the same as "
+        "--set training.log_every=N; default: every epoch up to 100 epochs, about 100 lines beyond).")] = None,
+    tensorboard: Annotated[bool, typer.Option(
+        "--tensorboard", help="Also write TensorBoard event files into the run folder (the same as "
+        "--set logging.tensorboard=true; needs pip install \"dlcc\\[tensorboard]\").")] = False,
 ) -> None:
     """Train the network a config describes and write a run folder.
 
@@ -113,10 +167,16 @@ def train(
     """
     from dlcc import api
 
+    if seed and len(seed) > 1:
+        _err(f"error: --seed is given {len(seed)} times ({', '.join(map(str, seed))}); a run has one seed. "
+             f"To train each of them: dlcc sweep {configs[0] if configs else 'CONFIG.yaml'} "
+             f"--seeds {','.join(map(str, seed))}")
+        raise typer.Exit(2)
+    seed = seed[0] if seed else None
     if resume is not None:
-        if configs or set_ or name is not None or seed is not None:
-            _err("error: --resume continues a run with its own saved config; "
-                 "it cannot be combined with CONFIG, --set, --name or --seed")
+        if configs or set_ or name is not None or seed is not None or log_every is not None or tensorboard:
+            _err("error: --resume continues a run with its own saved config; it cannot be combined "
+                 "with CONFIG, --set, --name, --seed, --log-every or --tensorboard")
             raise typer.Exit(2)
         _resume(resume, quiet or json_out, json_out)
         return
@@ -124,6 +184,8 @@ def train(
         _err("error: give a CONFIG.yaml to train (e.g. dlcc train configs/spirals.yaml), or --resume RUN_DIR")
         raise typer.Exit(2)
 
+    set_ = [*(set_ or []), *([f"training.log_every={log_every}"] if log_every is not None else []),
+            *(["logging.tensorboard=true"] if tensorboard else [])]
     cfgs = [api.load_config(path, set_, name=name, seed=seed) for path in configs]  # all checked up front
     results = []
     for i, cfg in enumerate(cfgs):
@@ -253,6 +315,9 @@ def validate(
 ) -> None:
     """Check a config and print it fully resolved (every default filled in), or the errors.
 
+    Runs every check that `train` makes before training (the dataset loads and fits the output
+    layer, the network's size, the early-stopping monitor), so a config that validates trains.
+
     [b]Example[/b]
 
       dlcc validate configs/spirals.yaml --set optimizer.name=adam
@@ -260,7 +325,7 @@ def validate(
     from dlcc import api
     from dlcc import config as config_mod
 
-    typer.echo(config_mod.to_yaml(api.load_config(config, set_)), nl=False)
+    typer.echo(config_mod.to_yaml(api.validate(config, set_)), nl=False)
 
 
 
@@ -275,6 +340,7 @@ class PlotKind(str, Enum):
     gradients = "gradients"
     boundary = "boundary"
     sweep = "sweep"
+    predictions = "predictions"
 
 
 RunDirArg = Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A run folder made by `dlcc train`.",
@@ -297,12 +363,18 @@ def _load_runs(paths: list[Path]) -> list:
 @app.command("eval")
 def eval_(
     run_dir: RunDirArg,
-    split: Annotated[EvalSplit, typer.Option("--split", help="Which split to evaluate.")] = EvalSplit.test,
+    split: Annotated[Optional[EvalSplit], typer.Option(
+        "--split", help="Which split to evaluate (default: test).", show_default=False)] = None,
+    data: Annotated[Optional[Path], typer.Option(
+        "--data", metavar="FILE", help="Score the run on another file of the same shape instead: a CSV with "
+        "the target column, an .npz with x and y, or an IDX images file with its labels file beside it.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as one JSON document.")] = False,
 ) -> None:
     """Evaluate a trained run on one split: loss and accuracy, confusion matrix, precision/recall.
 
-    Regression runs show MSE and MAE instead. The result is also stored in RUN_DIR/eval.json.
+    Regression runs show MSE, MAE (in the target's units) and R² instead.
+
+    The result is also stored in RUN_DIR/eval.json.
 
     The network and data are rebuilt exactly as training saw them, so the numbers match training's.
 
@@ -311,10 +383,15 @@ def eval_(
       dlcc eval runs/spirals-20261124-101500
 
       dlcc eval runs/spirals-20261124-101500 --split val --json
+
+      dlcc eval runs/iris-20261124-101500 --data new-flowers.csv
     """
+    from dlcc.errors import RunError
     from dlcc.runs.evaluate import write_eval_json
 
-    result = _load_runs([run_dir])[0].evaluate(split.value)
+    if split is not None and data is not None:
+        raise RunError("give --split or --data, not both: --data scores the run on another file")
+    result = _load_runs([run_dir])[0].evaluate((split or EvalSplit.test).value, data=data)
     try:
         write_eval_json(run_dir, result)
     except OSError as exc:
@@ -329,6 +406,50 @@ def eval_(
         from dlcc.report.tables import print_eval
 
         print_eval(result)
+
+
+@app.command()
+def predict(
+    run_dir: RunDirArg,
+    input_: Annotated[Path, typer.Argument(
+        metavar="INPUT", help="The examples: a CSV table (columns matched by name to the training file's), "
+        "an .npz with array x, or an IDX images file.", show_default=False)],
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", "-o", metavar="FILE", help="Write the predictions here instead of to stdout.")] = None,
+    proba: Annotated[bool, typer.Option("--proba", help="Add each class's probability.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="JSON instead of CSV.")] = False,
+) -> None:
+    """Predict with a trained run: one output row per input example, in order.
+
+    Inputs are normalized exactly as in training; an ensemble predicts its members' average.
+
+    Classification: the class name (--proba adds a probability column per class).
+
+    Regression: the value, in the target's units.
+
+    [b]Examples[/b]
+
+      dlcc predict runs/iris-20261124-101500 new-flowers.csv
+
+      dlcc predict runs/iris-20261124-101500 new-flowers.csv --proba --out predictions.csv
+
+      dlcc predict runs/mnist-mlp-20261124-101500 t10k-images-idx3-ubyte.gz --json
+    """
+    from dlcc.runs.folder import dumps
+
+    result = _load_runs([run_dir])[0].predictions(input_)
+    text = dumps(result.to_json(proba)) + "\n" if json_out else result.to_csv(proba)
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    from dlcc.atomic import write_text
+    from dlcc.errors import DlccError
+
+    try:
+        write_text(out, text)
+    except OSError as exc:
+        raise DlccError(f"{out}: cannot write the predictions: {exc.strerror or exc}") from None
+    _err(f"wrote {len(result.outputs)} predictions to {out}")
 
 
 @app.command()
@@ -413,17 +534,24 @@ def plot(
         "--kind", "-k",
         help="curves: loss and accuracy by epoch; gradients: per-layer gradient norms (log scale); "
              "boundary: decision regions (2-D data) or the fitted curve (1-D regression); "
-             "sweep: a sweep's metric against each swept setting, mean ± std over seeds.")] = PlotKind.curves,
+             "sweep: a sweep's metric against each swept setting, mean ± std over seeds; "
+             "predictions: predicted vs actual values (regression) or the confusion matrix with class "
+             "names (classification).")] = PlotKind.curves,
     out: Annotated[Optional[Path], typer.Option(
         "--out", "-o", metavar="FILE.png",
-        help="Where to write the PNG (default: RUN_DIR/KIND.png for one run or sweep, ./KIND.png for several).")] = None,
+        help="Where to write the image (default: ./KIND.png in the current folder, ./boundary.gif with "
+             "--animate; a run folder is never written to).")] = None,
     metric: Annotated[Optional[str], typer.Option(
         "--metric", "-m", help="--kind sweep: final_val_accuracy (default for classification; what compare ranks "
                                "by), final_val_loss (default for regression), best_val_accuracy, best_val_loss, "
                                "final_train_loss, test_accuracy or test_loss.")] = None,
+    animate: Annotated[bool, typer.Option(
+        "--animate", help="--kind boundary, one run trained with diagnostics.snapshots: the boundary over "
+                          "the epochs, as a GIF.")] = False,
 ) -> None:
     """Draw runs into a PNG: learning curves, per-layer gradient norms, the decision boundary, or a
     sweep's metric against its settings. A sweep folder stands for all of its runs.
+    With --animate, the decision boundary as it moved during training, as a GIF.
 
     [b]Examples[/b]
 
@@ -434,13 +562,26 @@ def plot(
       dlcc plot runs/spirals-20261124-101500 --kind boundary --out boundary.png
 
       dlcc plot runs/sweep-optimizers-20261201-101500 --kind sweep
+
+      dlcc plot runs/spirals-20261124-101500 --kind boundary --animate --out boundary.gif
     """
     from dlcc import api
     from dlcc.errors import RunError
     from dlcc.report import plots
 
     if out is None:
-        out = (run_dirs[0] if len(run_dirs) == 1 else Path(".")) / f"{kind.value}.png"
+        out = Path(f"{kind.value}.gif" if animate else f"{kind.value}.png")
+    if animate:
+        if kind is not PlotKind.boundary or len(run_dirs) != 1:
+            raise RunError("--animate draws one run's decision boundary: dlcc plot RUN_DIR --kind boundary "
+                           "--animate [--out FILE.gif]")
+        from dlcc.report.animation import boundary_gif
+        from dlcc.runs.boundary import over_time
+        from dlcc.runs.model import load_model
+
+        run = _load_runs(run_dirs)[0]
+        typer.echo(f"wrote {boundary_gif(over_time(load_model(run.folder)), run.folder.label, out)}")
+        return
     if kind is PlotKind.sweep:
         if len(run_dirs) != 1:
             raise RunError("--kind sweep draws one sweep folder; give exactly one SWEEP_DIR")
@@ -450,6 +591,36 @@ def plot(
             raise RunError("--metric applies to --kind sweep only")
         figure = api.plot(_load_runs(api.expand_runs(run_dirs)), kind.value)
     typer.echo(f"wrote {plots.save(figure, out)}")
+
+
+@app.command()
+def report(
+    paths: Annotated[list[Path], typer.Argument(metavar="RUN_DIR|SWEEP_DIR", show_default=False,
+                                                help="Run folders and sweep folders.")],
+    out: Annotated[Path, typer.Option("--out", "-o", metavar="FILE.html",
+                                      help="Where to write the page.")] = Path("report.html"),
+) -> None:
+    """Write runs and sweeps as one self-contained HTML page: summary, learning curves, gradient
+    diagnostics, confusion matrix, decision boundary, config; for several runs or a sweep, the
+    comparison and the sweep's plot too. Images and styles are inside the file: it opens offline,
+    can be mailed, and prints cleanly. Details: docs/report.md.
+
+    [b]Examples[/b]
+
+      dlcc report runs/spirals-20261124-101500
+
+      dlcc report runs/sweep-optimizers-20261201-101500 --out optimizers.html
+
+      dlcc report runs/sgd-* runs/momentum-*
+    """
+    from dlcc import api
+
+    for path in paths:
+        if not path.is_dir():
+            from dlcc.errors import RunError
+
+            raise RunError(f"{path}: no such run or sweep folder")
+    typer.echo(f"wrote {api.html_report(paths, out)}")
 
 
 @app.command()
@@ -480,6 +651,7 @@ def datasets(
 
 data_app = typer.Typer(
     name="data",
+    cls=_Commands,
     help="Put an image dataset (mnist, fashion-mnist) into the cache: import local files or download them.",
     context_settings={"help_option_names": ["-h", "--help"]},
     no_args_is_help=True,
@@ -495,13 +667,16 @@ DatasetArg = Annotated[str, typer.Argument(metavar="NAME", help="The dataset: mn
 def data_import(
     name: DatasetArg,
     paths: Annotated[list[Path], typer.Argument(metavar="PATH", show_default=False,
-                                                help="A folder holding the four IDX files (.gz or not), or the four files.")],
+                                                help="A folder holding the four IDX files (.gz or not; also a "
+                                                     "torchvision folder with raw/, or a Debian package unpacked "
+                                                     "by dpkg -x), or the four files.")],
 ) -> None:
     """Verify local copies of a dataset's four IDX files and install them into the cache.
 
-    Nothing is written unless every file matches its published SHA-256.
+    Nothing is written unless every file's decompressed bytes match their published SHA-256, so
+    any faithful copy imports (the publisher's .gz, a recompressed one, uncompressed files).
 
-    The cache is $DLCC_DATA_DIR if set, else $XDG_CACHE_HOME/dlcc or ~/.cache/dlcc.
+    The cache is $DLCC_DATA_DIR if set, else the per-user cache folder (~/.cache/dlcc on Linux).
 
     [b]Examples[/b]
 
@@ -510,6 +685,8 @@ def data_import(
       dlcc data import mnist train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz
 
       DLCC_DATA_DIR=/data/dlcc dlcc data import fashion-mnist ./fashion
+
+      apt-get download dataset-fashion-mnist && dpkg -x dataset-fashion-mnist_*.deb deb && dlcc data import fashion-mnist deb
     """
     from dlcc.data.install import install
 
@@ -557,7 +734,7 @@ def gradcheck(
     batch: Annotated[int, typer.Option("--batch", min=1, help="Training examples in the checked batch.")] = 8,
     max_elements: Annotated[int, typer.Option("--max-elements", min=1,
                                               help="Elements perturbed per parameter (a random sample above this).")] = 200,
-    tolerance: Annotated[Optional[float], typer.Option("--tolerance", help="Largest relative error that passes.")] = None,
+    tolerance: Annotated[Optional[float], typer.Option("--tolerance", help="Largest relative error that passes (default: 1e-5).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
     """Compare backpropagation with finite differences for a config's network, loss and penalties.

@@ -158,7 +158,7 @@ def test_the_api_prints_nothing_on_stdout_and_import_is_light(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert out.stdout == ""
-    assert "epoch   3" in out.stderr  # progress=True is the default, on stderr
+    assert "epoch 3/3" in out.stderr  # progress=True is the default, on stderr
 
 
 def test_gradcheck_from_the_api():

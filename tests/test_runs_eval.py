@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
+from dlcc import load as dlcc_api_load
 from tests.runs_helpers import MOONS, SINE, dlcc, dlcc_json, summary, train_run
 
 
@@ -66,13 +67,19 @@ def test_one_sigmoid_unit_gives_a_two_class_confusion_matrix(runs):
     assert np.trace(result["confusion"]) / result["examples"] == pytest.approx(result["accuracy"])
 
 
-def test_regression_reports_mse_and_mae(runs):
+def test_regression_reports_mse_mae_and_r2_in_the_targets_units(runs):
     result = dlcc_json("eval", runs["sine"])
     assert result["task"] == "regression" and result["accuracy"] is None
     assert "confusion" not in result
-    # quadratic loss = 1/2 sum_k (a_k - y_k)^2 per example; with one output unit that is MSE / 2
-    assert result["loss"] == pytest.approx(result["mse"] / 2, rel=1e-5)
+    # The loss is on standardized targets (t - mean) / std; quadratic loss = 1/2 sum_k (a_k - y_k)^2
+    # per example, so with one output unit loss = MSE / (2 std^2), MSE in the target's units.
+    with np.load(runs["sine"] / "model.npz") as model:
+        std = float(model["target_scale"][0])
+    assert result["loss"] == pytest.approx(result["mse"] / (2 * std ** 2), rel=1e-5)
     assert 0 <= result["mae"] <= np.sqrt(result["mse"]) + 1e-12
+    x, t = dlcc_api_load(runs["sine"]).data("test")
+    assert result["r2"] == pytest.approx(1 - result["mse"] * len(t) / np.sum((t - t.mean()) ** 2), rel=1e-6)
+    assert summary(runs["sine"])["test"]["r2"] == pytest.approx(result["r2"], rel=1e-9)
 
 
 def test_eval_writes_eval_json_one_entry_per_split(copy):

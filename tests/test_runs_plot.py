@@ -38,10 +38,14 @@ def test_each_kind_writes_a_png(runs, tmp_path, kind):
     assert is_png(out) and f"wrote {out}" in result.stdout
 
 
-def test_default_out_is_inside_the_run_folder(runs):
-    result = dlcc("plot", runs["tiny"])
-    assert result.exit_code == 0, result.output
-    assert is_png(runs["tiny"] / "curves.png")
+def test_default_out_is_the_current_folder_and_the_run_is_not_changed(runs, tmp_path, monkeypatch):
+    before = sorted(p.name for p in runs["tiny"].iterdir())
+    monkeypatch.chdir(tmp_path)
+    for kind in ("curves", "boundary"):
+        result = dlcc("plot", runs["tiny"], "--kind", kind)
+        assert result.exit_code == 0, result.output
+        assert is_png(tmp_path / f"{kind}.png") and f"wrote {kind}.png" in result.stdout
+    assert sorted(p.name for p in runs["tiny"].iterdir()) == before
 
 
 def test_regression_boundary_is_the_fitted_function(runs, tmp_path):

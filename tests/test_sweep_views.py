@@ -140,11 +140,12 @@ def test_label_for_names_the_swept_values(lr_sweep, runs_dir):
 
 def test_curves_legends_use_swept_values(lr_sweep):
     folders = [read(p) for p in sorted(lr_sweep.glob("p00[02]-s*"))]
-    legend = [t.get_text() for t in plots.curves(folders).axes[-1].get_legend().get_texts()]
-    assert legend == ["#1 lr=0.001, seed=0", "#2 lr=0.001, seed=1", "#3 lr=0.1, seed=0", "#4 lr=0.1, seed=1"]
+    legend = [t.get_text() for t in plots.curves(folders).legends[0].get_texts()]  # one legend, below the panels
+    assert legend == ["#1 lr=0.001, seed=0", "#2 lr=0.001, seed=1", "#3 lr=0.1, seed=0", "#4 lr=0.1, seed=1",
+                      "train", "validation"]
     grouped = plots.curves(folders, compare(folders).groups)
-    assert sorted(t.get_text() for t in grouped.axes[-1].get_legend().get_texts()) == [
-        "mean of #1, #2 (lr=0.001)", "mean of #3, #4 (lr=0.1)"]
+    assert sorted(t.get_text() for t in grouped.legends[0].get_texts()) == [
+        "mean of #1, #2 (lr=0.001)", "mean of #3, #4 (lr=0.1)", "train", "validation"]
 
 
 # --------------------------------------------------------------------------- dlcc runs

@@ -14,6 +14,8 @@ Runs of a sweep are named in legends by their swept values (lr=0.1), not by thei
 
 from __future__ import annotations
 
+import functools
+import math
 from pathlib import Path
 
 from dlcc.errors import DlccError
@@ -21,7 +23,12 @@ from dlcc.runs.compare import aligned, curve, group_curve
 from dlcc.runs.sweeplabels import label_for
 from dlcc.runs.sweepstats import sweep_stats
 
-DPI = 90
+DPI = 110
+# Fonts a reader can read at the PNG's own size (matplotlib's defaults are drawn for 72-100 dpi
+# screens and come out small); applied while a figure is built, matplotlib's global state untouched.
+STYLE = {"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 10,
+         "xtick.labelsize": 10, "ytick.labelsize": 10, "figure.titlesize": 12}
+BOUNDARY_COLUMNS = 3  # several runs' boundaries: a grid this many panels wide
 
 
 def _figure(**kwargs):
@@ -31,6 +38,27 @@ def _figure(**kwargs):
     except ImportError:
         raise DlccError("plots need matplotlib: pip install matplotlib (or pip install -e \".[plot]\")") from None
     return Figure(**kwargs)
+
+
+def styled(draw):
+    """Build the figure with STYLE's font sizes."""
+    @functools.wraps(draw)
+    def wrapper(*args, **kwargs):
+        try:
+            import matplotlib
+        except ImportError:
+            raise DlccError("plots need matplotlib: pip install matplotlib (or pip install -e \".[plot]\")") from None
+        with matplotlib.rc_context(STYLE):
+            return draw(*args, **kwargs)
+    return wrapper
+
+
+def _epoch_axis(ax) -> None:
+    """Epochs are whole numbers: no 0.5 ticks on a short run."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
 
 
 def _colors() -> list:
@@ -54,14 +82,16 @@ def save(fig, out: Path) -> Path:
     return out
 
 
+@styled
 def curves(runs, groups=()):
-    """Loss (log scale when positive) and, for classification, accuracy by epoch."""
+    """Loss (log scale when positive) and, for classification, accuracy by epoch; the legend sits
+    below the panels, never over a curve."""
     groups = [g for g in groups if len(g.members) > 1]  # a config run once is drawn as itself
     has_acc = any(curve(run, m) for run in runs for m in ("train_accuracy", "val_accuracy"))
     panels = [("loss", "train_loss", "val_loss")]
     if has_acc:
         panels.append(("accuracy", "train_accuracy", "val_accuracy"))
-    fig = _figure(figsize=(5 * len(panels), 3.6))
+    fig = _figure(figsize=(6.2 * len(panels), 4.6), layout="constrained")
     axes = fig.subplots(1, len(panels), squeeze=False)
     colors = _colors()
     grouped = {i for g in groups for i in g.members}
@@ -75,21 +105,35 @@ def curves(runs, groups=()):
             epochs, values = aligned(runs, metric)
             for k, (label, members) in enumerate(series):
                 color = colors[k % len(colors)]
-                label = label if metric == metrics[1] else None
+                label = label if (metric == metrics[1] and ax is axes[0][0]) else None
                 if len(members) == 1:
-                    ax.plot(*_points(epochs, values[members[0]]), style, color=color, label=label, linewidth=1.4)
+                    ax.plot(*_points(epochs, values[members[0]]), style, color=color, label=label, linewidth=1.6)
                     continue
                 mean, std = group_curve([values[i] for i in members])
-                ax.plot(*_points(epochs, mean), style, color=color, linewidth=2.2, label=label)
+                ax.plot(*_points(epochs, mean), style, color=color, linewidth=2.4, label=label)
                 _band(ax, epochs, mean, std, [values[i] for i in members], color)
         if title == "loss" and _all_positive(ax):
             ax.set_yscale("log")
-        ax.set_title(f"{title} (dashed: train, solid: validation)", fontsize=10)
-        ax.set_xlabel("epoch")
+        ax.set_title(title)
+        _epoch_axis(ax)
         ax.grid(alpha=0.3)
-    axes[0][-1].legend(fontsize=8, loc="best")
-    fig.tight_layout()
+    legend_below(fig, axes[0][0], extra=[("--", "train"), ("-", "validation")])
     return fig
+
+
+def legend_below(fig, ax, extra=()) -> None:
+    """One legend for the whole figure, under the panels: the series, then line styles."""
+    from matplotlib.lines import Line2D
+
+    handles, labels = ax.get_legend_handles_labels()
+    if ax.collections and handles:  # scatter plots of the splits: markers in grey, not one class's colour
+        handles = [Line2D([], [], linestyle="none", marker=m, color="0.35") if hasattr(h, "get_offsets") else h
+                   for h, m in zip(handles, _markers(labels))]
+    for style, text in extra:
+        handles.append(Line2D([], [], linestyle=style, color="0.3"))
+        labels.append(text)
+    if handles:
+        fig.legend(handles, labels, loc="outside lower center", ncol=min(len(handles), 4), frameon=False)
 
 
 def _name(run, seed: bool = True) -> str:
@@ -109,38 +153,66 @@ def _band(ax, epochs, mean, std, member_values, color) -> None:
         ax.fill_between(e, lo, hi, color=color, alpha=0.2, linewidth=0)
 
 
+@styled
 def gradients(runs):
     """grad_norm_1..L by epoch, log scale; early layers far below late ones = vanishing gradients."""
-    fig = _figure(figsize=(4.6 * len(runs), 3.6))
-    axes = fig.subplots(1, len(runs), squeeze=False, sharey=True)
-    for ax, run in zip(axes[0], runs):
-        layers = [c for c in run.columns if c.startswith("grad_norm_")]
-        for col in layers:
+    cols = min(len(runs), BOUNDARY_COLUMNS)
+    rows = math.ceil(len(runs) / cols)
+    fig = _figure(figsize=(5.4 * cols, 4.0 * rows + 0.8), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False, sharey=True).ravel()
+    for ax, run in zip(axes, runs):
+        for col in [c for c in run.columns if c.startswith("grad_norm_")]:
             points = curve(run, col)
-            ax.plot(list(points), list(points.values()), label=f"layer {col.removeprefix('grad_norm_')}")
+            ax.plot(list(points), list(points.values()), linewidth=1.6,
+                    label=f"layer {col.removeprefix('grad_norm_')}")
         ax.set_yscale("log")
-        ax.set_title(_name(run), fontsize=10)
-        ax.set_xlabel("epoch")
+        ax.set_title(_name(run))
+        _epoch_axis(ax)
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=8)
-    axes[0][0].set_ylabel("||dC/db|| (gradient norm)")
-    fig.suptitle("gradient norm per layer (layers numbered from the input)", fontsize=11)
-    fig.tight_layout()
+        ax.set_ylabel("||dC/db|| (gradient norm)")
+    for ax in axes[len(runs):]:
+        ax.set_visible(False)
+    fig.suptitle("gradient norm per layer (layers numbered from the input)")
+    legend_below(fig, max(axes[:len(runs)], key=lambda a: len(a.get_lines())))
     return fig
 
 
+@styled
 def boundary(surfaces: list, labels: list[str]):
-    """One panel per run: decision regions with the data, or the fitted curve over the data."""
-    fig = _figure(figsize=(4.2 * len(surfaces), 4))
-    axes = fig.subplots(1, len(surfaces), squeeze=False)
-    for ax, s, label in zip(axes[0], surfaces, labels):
-        if s.kind == "regions":
-            _regions(ax, s)
-        else:
-            _function(ax, s)
-        ax.set_title(label, fontsize=10)
-    fig.tight_layout()
+    """One panel per run, up to BOUNDARY_COLUMNS to a row: decision regions with the data, or the
+    fitted curve over the data; the splits' legend below the panels."""
+    fig, axes = boundary_axes(len(surfaces))
+    for ax, s, label in zip(axes, surfaces, labels):
+        draw_surface(ax, s, label)
+    legend_below(fig, axes[0])
     return fig
+
+
+def boundary_axes(n: int):
+    """A figure with n square-ish panels in a grid (unused cells hidden)."""
+    cols = min(n, BOUNDARY_COLUMNS)
+    rows = math.ceil(n / cols)
+    fig = _figure(figsize=(4.8 * cols, 4.6 * rows + 0.5), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return fig, axes[:n]
+
+
+def draw_surface(ax, s, title: str) -> None:
+    ax.clear()
+    if s.kind == "regions":
+        _regions(ax, s)
+    else:
+        _function(ax, s)
+    ax.set_title(title)
+
+
+SPLIT_MARKERS = {"train": "o", "val": "s", "test": "^"}
+
+
+def _markers(labels) -> list:
+    return [SPLIT_MARKERS.get(label, "o") for label in labels]
 
 
 def _regions(ax, s) -> None:
@@ -153,22 +225,21 @@ def _regions(ax, s) -> None:
     for split, marker in (("train", "o"), ("val", "s"), ("test", "^")):
         if split in s.points:
             x, labels = s.points[split]
-            ax.scatter(x[:, 0], x[:, 1], c=[colors[k] for k in labels], s=9, marker=marker,
+            ax.scatter(x[:, 0], x[:, 1], c=[colors[k] for k in labels], s=12, marker=marker,
                        edgecolors="none", label=split)
-    ax.legend(fontsize=8, loc="upper right")
 
 
 def _function(ax, s) -> None:
     for split, marker in (("train", "o"), ("val", "s"), ("test", "^")):
         if split in s.points:
             x, y = s.points[split]
-            ax.scatter(x[:, 0], y, s=9, marker=marker, alpha=0.6, label=split)
+            ax.scatter(x[:, 0], y, s=12, marker=marker, alpha=0.6, label=split)
     ax.plot(s.axes[0], s.values[:, 0], color="black", linewidth=2, label="network")
     ax.set_xlabel("x")
     ax.set_ylabel("y")
-    ax.legend(fontsize=8)
 
 
+@styled
 def sweep(definition: dict, results: list[dict], metric: str | None = None):
     """A sweep's metric against each swept parameter: one panel per swept key, mean +- std over
     seeds as error bars, the other swept keys as separate lines, the best point starred.
@@ -196,7 +267,7 @@ def sweep(definition: dict, results: list[dict], metric: str | None = None):
     best = stats.best
     spread = f" ± {_fmt(stats.metric, best.std)}" if best.std is not None else ""
     title += f"\nbest (star): {best.label}, {_fmt(stats.metric, best.mean)}{spread} over {best.n} seed(s)"
-    fig.suptitle(title, fontsize=10)
+    fig.suptitle(title)
     return fig
 
 
@@ -214,7 +285,7 @@ def _sweep_panel(ax, panel, best, most: int) -> None:
                     color=colors[k % len(colors)], capsize=3, linewidth=1.5, markersize=5, label=s.label)
         for xi, p in zip(x, s.points):
             if p.n != most:  # fewer runs than the other points (failed, pending): say how many
-                ax.annotate(f"n={p.n}", (xi, p.mean), xytext=(7, -14), textcoords="offset points", fontsize=7)
+                ax.annotate(f"n={p.n}", (xi, p.mean), xytext=(7, -14), textcoords="offset points", fontsize=9)
             if p is best:
                 ax.plot([xi], [p.mean], marker="*", markersize=15, color="gold", markeredgecolor="black", zorder=5)
     if panel.scale == "category":
@@ -232,10 +303,10 @@ def _sweep_panel(ax, panel, best, most: int) -> None:
     ax.set_xlabel(panel.key)
     ax.grid(alpha=0.3)
     if any(s.label for s in panel.series):  # below the panel, never over the points
-        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=min(3, len(panel.series)),
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=min(3, len(panel.series)),
                   frameon=False)
     elif not panel.connected:
-        ax.set_title("other swept values vary between points", fontsize=8)
+        ax.set_title("other swept values vary between points", fontsize=10)
 
 
 def _fmt(metric: str, value: float) -> str:

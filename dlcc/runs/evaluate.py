@@ -5,11 +5,15 @@ Classification, with C[i, j] = number of examples of true class i predicted as c
     precision_j = C[j, j] / sum_i C[i, j]     (of the examples predicted j, the share that are j)
     recall_i    = C[i, i] / sum_j C[i, j]     (of the examples of class i, the share found)
 
-Regression, over all examples and output units:  MSE = mean (a - y)^2,  MAE = mean |a - y|.
+Regression, in the target's own units (predictions mapped back from standardized targets), over
+all examples and output units, with t_bar the mean target of the evaluated examples:
 
-`loss` and `accuracy` come from the same function training used (dlcc.nn.metrics.evaluate),
-so they equal what training recorded: summary.json "test" for the test split, and metrics.csv's
-val_loss / val_accuracy of the epoch whose weights model.npz holds for the validation split.
+    MSE = mean (t_hat - t)^2,   MAE = mean |t_hat - t|,   R^2 = 1 - sum (t_hat - t)^2 / sum (t - t_bar)^2
+
+`loss` and `accuracy` come from the same function training used (dlcc.nn.metrics.evaluate, on the
+targets as the network sees them), so they equal what training recorded: summary.json "test" for
+the test split, and metrics.csv's val_loss / val_accuracy of the epoch whose weights model.npz
+holds for the validation split. `evaluate_file` scores the run on another file of the same shape.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dlcc.errors import RunError
+from dlcc.data.inputs import class_indices, read_inputs, target_values
+from dlcc.errors import DataError, RunError
 from dlcc.nn.metrics import evaluate, predict, predicted_classes
 from dlcc.runs import folder
 from dlcc.runs.model import Model
@@ -37,29 +42,58 @@ def evaluate_split(model: Model, split: str = "test") -> dict:
         others = [s for s in SPLITS if model.arrays.get(s) is not None and s != split]
         raise RunError(f"{model.run.path}: this run has no {split} split ({SPLIT_KEYS[split]} is 0); "
                        f"try --split {' or --split '.join(others)}")
-    x, y = data
+    result = _report(model, *data, split=split, data=None)
+    recorded = recorded_metrics(model, split)
+    result["recorded"] = recorded
+    result["matches_recorded"] = None if recorded is None else _matches(result, recorded)
+    return _stamped(result)
+
+
+def evaluate_file(model: Model, path: str | Path) -> dict:
+    """Evaluate `model` on the examples and targets in another file (a CSV table with the target
+    column, an .npz with x and y, or an IDX images file with its labels file beside it)."""
+    table = read_inputs(path, model.spec, with_targets=True)
+    if table.y is None:
+        what = f"a column {model.target_name!r}" if model.target_name else "targets (the column after the features, array y, or the labels file)"
+        raise DataError(f"{table.path}: no targets to score the predictions against; the file needs {what}")
+    if model.classification:
+        t = class_indices(table, model.class_names)
+    else:
+        t = target_values(table, model.cfg.model.layers[-1].units)
+    result = _report(model, model.inputs(table.x), model.network_targets(t), split=None, data=str(table.path))
+    result.update(recorded=None, matches_recorded=None)
+    return _stamped(result)
+
+
+def _report(model: Model, x: np.ndarray, y: np.ndarray, *, split: str | None, data: str | None) -> dict:
+    """Loss and accuracy, then the confusion matrix or the regression scores, of inputs x and
+    targets y as the network sees them."""
     result = {
         "run_dir": str(model.run.path),
         "split": split,
+        "data": data,
         "examples": len(x),
-        "task": model.splits.task,
+        "task": "classification" if model.classification else "regression",
         **evaluate(model.net, x, y, model.classification),
     }
     a = predict(model.net, x)
     if model.classification:
-        result.update(classification_report(a, y, model.splits.classes))
+        result["classes"] = list(model.class_names)
+        result.update(classification_report(a, y, model.class_names))
     else:
-        result.update(mse=float(np.mean((a - y) ** 2)), mae=float(np.mean(np.abs(a - y))))
-    recorded = recorded_metrics(model, split)
-    result["recorded"] = recorded
-    result["matches_recorded"] = None if recorded is None else _matches(result, recorded)
+        result.update(scores(model.outputs(a), model.outputs(y)))
+    return result
+
+
+def _stamped(result: dict) -> dict:
     result["evaluated"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     result["dlcc_version"] = __version__
     return result
 
 
-def classification_report(a: np.ndarray, y: np.ndarray, classes: int) -> dict:
+def classification_report(a: np.ndarray, y: np.ndarray, names) -> dict:
     """Confusion matrix (rows: true class, columns: predicted) and per-class precision and recall."""
+    classes = len(names)
     true = predicted_classes(y)
     pred = predicted_classes(a)
     confusion = np.bincount(true * classes + pred, minlength=classes * classes).reshape(classes, classes)
@@ -68,6 +102,7 @@ def classification_report(a: np.ndarray, y: np.ndarray, classes: int) -> dict:
     per_class = [
         {
             "class": k,
+            "name": names[k],
             "precision": float(confusion[k, k] / predicted_as[k]) if predicted_as[k] else None,
             "recall": float(confusion[k, k] / support[k]) if support[k] else None,
             "support": int(support[k]),
@@ -75,6 +110,29 @@ def classification_report(a: np.ndarray, y: np.ndarray, classes: int) -> dict:
         for k in range(classes)
     ]
     return {"confusion": confusion.tolist(), "per_class": per_class}
+
+
+def scores(predicted: np.ndarray, t: np.ndarray) -> dict:
+    """MSE, MAE and R^2 of predictions against targets (both in the target's units)."""
+    error = predicted - t
+    total = float(np.sum((t - t.mean(axis=0)) ** 2))
+    r2 = 1 - float(np.sum(error ** 2)) / total if total > 0 else None
+    return {"mse": float(np.mean(error ** 2)), "mae": float(np.mean(np.abs(error))), "r2": r2}
+
+
+def regression_scores(splits, net, x: np.ndarray, y: np.ndarray) -> dict:
+    """scores() of a network on inputs x and targets y as it sees them, in the target's units
+    (training's summary.json test entry)."""
+    return scores(splits.target_units(predict(net, x)), splits.target_units(y))
+
+
+def data_facts(splits) -> dict:
+    """What summary.json records about the data: class names, and the CSV columns trained on."""
+    return {
+        "class_names": list(splits.class_names) if splits.class_names else None,
+        "feature_names": list(splits.feature_names) if splits.feature_names else None,
+        "target_name": splits.target_name,
+    }
 
 
 def recorded_metrics(model: Model, split: str) -> dict | None:
@@ -109,7 +167,8 @@ def _matches(result: dict, recorded: dict) -> bool:
 
 
 def write_eval_json(run_dir: Path, result: dict) -> Path:
-    """Add this split's result to RUN_DIR/eval.json (one entry per split, newest wins), atomically."""
+    """Add this result to RUN_DIR/eval.json, atomically: one entry per split, and one per other file
+    evaluated (keyed "data:PATH"); the newest wins."""
     path = Path(run_dir) / folder.EVAL
     try:
         existing = folder.read_json(path)
@@ -117,6 +176,6 @@ def write_eval_json(run_dir: Path, result: dict) -> Path:
         existing = {}  # absent or damaged: start afresh
     if not isinstance(existing, dict):
         existing = {}
-    existing[result["split"]] = result
+    existing[result["split"] or f"data:{result['data']}"] = result
     folder.write_json(path, existing)
     return path

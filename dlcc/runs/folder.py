@@ -6,7 +6,8 @@ checkpoint.npz, each written and read by the code here (SPEC.md, "Run folder").
         metrics.csv     header + one row per finished epoch, flushed each epoch (metrics_csv.py)
         summary.json    a `Summary`
         model.npz       W1, b1, ... (one network) or m1.W1, m1.b1, ... (ensemble members), and
-                        norm_shift, norm_scale when the config normalizes its inputs
+                        norm_shift, norm_scale when the config normalizes its inputs,
+                        target_shift, target_scale when regression targets were standardized
         checkpoint.npz  m<i>.param.<name>, m<i>.opt.<name>, m<i>.sched.<name>, m<i>.best.<name>
                         (member i = 1.. ; best only when early stopping restores the best epoch),
                         info (JSON text: metrics rows, best epoch, early-stopping and Generator
@@ -37,6 +38,7 @@ CONFIG, METRICS, SUMMARY, MODEL, CHECKPOINT, EVAL = (
 STATUSES = ("running", "completed", "early_stopped", "diverged", "interrupted")
 FINISHED = ("completed", "early_stopped")
 NORM_KEYS = ("norm_shift", "norm_scale")
+TARGET_KEYS = ("target_shift", "target_scale")
 
 
 def create_run_dir(runs_dir: Path, name: str, stamp: bool = True) -> Path:
@@ -77,7 +79,9 @@ class Summary:
     """summary.json: what a run is and how it ended. Changed only by `dataclasses.replace`.
 
     best is the metrics row of the best epoch; test is {"loss", "accuracy"} of the kept model on
-    the test split (set when training finished); members is one {"test": ...} per ensemble member.
+    the test split (set when training finished; regression adds mse, mae and r2 in the target's
+    units); members is one {"test": ...} per ensemble member. class_names: one per class
+    (classification); feature_names, target_name: the CSV columns the network was trained on.
     """
 
     status: str
@@ -92,6 +96,9 @@ class Summary:
     seed: int | None = None
     parameters: int | None = None
     examples: dict | None = None
+    class_names: list | None = None
+    feature_names: list | None = None
+    target_name: str | None = None
     dlcc_version: str | None = None
     numpy_version: str | None = None
     python_version: str | None = None
@@ -139,6 +146,7 @@ class Summary:
 _SUMMARY_TYPES = {
     "name": str, "dataset": str, "task": str, "epochs_completed": int, "best_epoch": int, "best": dict,
     "test": dict, "seconds": (int, float), "seed": int, "parameters": int, "examples": dict,
+    "class_names": list, "feature_names": list, "target_name": str,
     "dlcc_version": str, "numpy_version": str, "python_version": str, "created": str, "resumed": int,
     "members": list, "warnings": list, "stop_reason": str, "error": str,
 }
@@ -195,23 +203,27 @@ def _jsonable(value):
 
 # --------------------------------------------------------------------------- model.npz
 
-def write_model(run_dir: Path, params: list[dict], norm: tuple | None) -> None:
-    """params: one {W1: ..., b1: ...} per member; norm: (shift, scale) or None."""
+def write_model(run_dir: Path, params: list[dict], norm: tuple | None, targets: tuple | None = None) -> None:
+    """params: one {W1: ..., b1: ...} per member; norm (inputs) and targets (regression targets):
+    (shift, scale) or None."""
     arrays = dict(params[0]) if len(params) == 1 else {
         f"m{i}.{k}": v for i, member in enumerate(params, start=1) for k, v in member.items()}
-    if norm is not None:
-        arrays.update(zip(NORM_KEYS, norm))
+    for keys, pair in ((NORM_KEYS, norm), (TARGET_KEYS, targets)):
+        if pair is not None:
+            arrays.update(zip(keys, pair))
     _write_npz(Path(run_dir) / MODEL, arrays)
 
 
-def read_model(run_dir: Path, members: int) -> tuple[list[dict], tuple | None]:
-    """(one parameter dict per member, (norm_shift, norm_scale) or None) from model.npz."""
+def read_model(run_dir: Path, members: int) -> tuple[list[dict], tuple | None, tuple | None]:
+    """(one parameter dict per member, (norm_shift, norm_scale) or None, (target_shift,
+    target_scale) or None) from model.npz."""
     path = Path(run_dir) / MODEL
     arrays = _read_npz(path, "cannot read it as a NumPy .npz archive; the run folder is damaged")
-    norm = tuple(arrays[k] for k in NORM_KEYS) if all(k in arrays for k in NORM_KEYS) else None
+    norm, targets = (tuple(arrays.pop(k) for k in keys) if all(k in arrays for k in keys) else None
+                     for keys in (NORM_KEYS, TARGET_KEYS))
     if members == 1:
-        return [{k: v for k, v in arrays.items() if k not in NORM_KEYS}], norm
-    return [_part(arrays, f"m{i}.") for i in range(1, members + 1)], norm
+        return [arrays], norm, targets
+    return [_part(arrays, f"m{i}.") for i in range(1, members + 1)], norm, targets
 
 
 # --------------------------------------------------------------------------- checkpoint.npz

@@ -150,7 +150,15 @@ def read_config(path: Path) -> tuple[str, dict]:
         raise RunError(f"{path}: not valid YAML{line}; the run folder is damaged (edited by hand?)") from None
     if not isinstance(config, dict):
         raise RunError(f"{path}: expected a mapping of config keys, got {type(config).__name__}")
+    for (section, key), value in OLDER_DEFAULTS.items():
+        if isinstance(config.get(section), dict):
+            config[section].setdefault(key, value)
     return text, config
+
+
+# Keys that a later dlcc added, with the value that says how an older run trained: a saved
+# config.yaml is fully resolved, so a missing key means a dlcc from before the key wrote it.
+OLDER_DEFAULTS = {("data", "standardize_targets"): False}
 
 
 def _partial_notes(summary: Summary, rows: list[dict], has_model: bool) -> list[str]:

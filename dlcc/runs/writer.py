@@ -85,12 +85,13 @@ class RunWriter:
     def close(self) -> None:
         self.metrics.close()
 
-    def finish(self, params: list[dict], norm: tuple | None, **results) -> Summary:
-        """Training finished: the last checkpoint, model.npz, then the summary with `results`
-        (status, epochs_completed, best_epoch, best, test, members, warnings, stop_reason)."""
+    def finish(self, params: list[dict], norm: tuple | None, targets: tuple | None = None, **results) -> Summary:
+        """Training finished: the last checkpoint, model.npz (weights, input normalization, target
+        standardization), then the summary with `results` (status, epochs_completed, best_epoch,
+        best, test, members, warnings, stop_reason)."""
         self.save_checkpoint()
         self.close()
-        folder.write_model(self.run_dir, params, norm)
+        folder.write_model(self.run_dir, params, norm, targets)
         self.summary = self.summary.replace(**results, seconds=self.seconds())
         folder.write_summary(self.run_dir, self.summary)
         return self.summary

@@ -26,16 +26,17 @@ def train_run(task: dict) -> dict:
     """
     from threadpoolctl import threadpool_limits
 
+    from dlcc.report.tensorboard import TensorBoardHook  # logs only when the config asks
     from dlcc.training import session
 
     outcome = {"name": task["name"], "status": "done", "error": None}
     try:
         with threadpool_limits(limits=task["threads"]):
             if task["resume"]:
-                session.resume(Path(task["sweep_dir"]) / task["name"])
+                session.resume(Path(task["sweep_dir"]) / task["name"], hooks=[TensorBoardHook()])
             else:
                 cfg = config_mod.parse(config_mod.yaml_load(task["config"]), source=f"{task['name']}/config.yaml")
-                session.train(cfg, Path(task["sweep_dir"]), None, folder_name=task["name"])
+                session.train(cfg, Path(task["sweep_dir"]), None, folder_name=task["name"], hooks=[TensorBoardHook()])
     except DivergedError as exc:
         outcome.update(status="diverged", error=str(exc).splitlines()[0])
     except InterruptedRun:

@@ -25,19 +25,34 @@ from dlcc.errors import DivergedError, InterruptedRun, RunError
 from dlcc.nn.ensemble import Ensemble
 from dlcc.nn.metrics import evaluate
 from dlcc.runs import folder
+from dlcc.runs.evaluate import data_facts, regression_scores
 from dlcc.runs.folder import Summary
 from dlcc.runs.read import read_config
 from dlcc.runs.writer import RunWriter
-from dlcc.training import diagnostics
-from dlcc.training.trainer import Fit, Reporter
+from dlcc.training import diagnostics, divergence
+from dlcc.training.hooks import Hooks, context
+from dlcc.training.trainer import Fit, Reporter, check_monitor, columns
 from dlcc.version import __version__
 
 
-def train(cfg, runs_dir: Path, reporter: Reporter | None = None, folder_name: str | None = None
-          ) -> tuple[Path, Summary]:
+def check(cfg) -> None:
+    """Every check `train` makes before its first epoch, without training or writing anything: the
+    data loads and fits the output layer, the network is not too large, and early stopping's
+    monitor is a metric the run records. (The config itself was validated when it was loaded.)"""
+    splits, arrays = build.prepare(cfg)
+    build.check_size(cfg, arrays["train"][0].shape[1])
+    if cfg.training.early_stopping is not None:
+        cols = columns(len(cfg.model.layers), cfg.diagnostics.gradient_norms, cfg.ensemble.members)
+        check_monitor(cfg.training.early_stopping.monitor, cols, arrays["val"] is not None,
+                      splits.task == "classification")
+
+
+def train(cfg, runs_dir: Path, reporter: Reporter | None = None, folder_name: str | None = None,
+          hooks=()) -> tuple[Path, Summary]:
     """Train `cfg` into a new run folder under runs_dir; return (run_dir, summary).
 
     The folder is <cfg.name>-<stamp>, or exactly runs_dir/folder_name when given (a sweep's runs).
+    hooks: training.hooks.Hook objects that watch the run (TensorBoard logs).
     """
     splits, arrays = build.prepare(cfg)  # bad data fails here, before any folder is created
     members = build.build_members(cfg, arrays["train"])
@@ -50,6 +65,7 @@ def train(cfg, runs_dir: Path, reporter: Reporter | None = None, folder_name: st
         seed=cfg.seed,
         parameters=int(sum(p.size for m in members for p in m.net.params.values())),
         examples={k: (0 if v is None else len(v[0])) for k, v in arrays.items()},
+        **data_facts(splits),
         dlcc_version=__version__,
         numpy_version=np.__version__,
         python_version=platform.python_version(),
@@ -57,10 +73,10 @@ def train(cfg, runs_dir: Path, reporter: Reporter | None = None, folder_name: st
     )
     writer = RunWriter.create(runs_dir, folder_name or cfg.name, config_mod.to_yaml(cfg), fit.columns, summary,
                               stamp=folder_name is None)
-    return writer.run_dir, _drive(writer, fit, splits, arrays, reporter)
+    return writer.run_dir, _drive(writer, fit, splits, arrays, reporter, hooks)
 
 
-def resume(run_dir: Path, reporter: Reporter | None = None) -> tuple[Path, Summary, bool]:
+def resume(run_dir: Path, reporter: Reporter | None = None, hooks=()) -> tuple[Path, Summary, bool]:
     """Continue an interrupted run in place from its checkpoint; (run_dir, summary, was_finished)."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -83,17 +99,26 @@ def resume(run_dir: Path, reporter: Reporter | None = None) -> tuple[Path, Summa
             )
         fit.restore(state)
     writer = RunWriter.reopen(run_dir, fit.columns, fit.rows, summary, digest)
-    return run_dir, _drive(writer, fit, splits, arrays, reporter), False
+    return run_dir, _drive(writer, fit, splits, arrays, reporter, hooks), False
 
 
-def _drive(writer: RunWriter, fit: Fit, splits, arrays, reporter) -> Summary:
-    """Run `fit` to its end, telling `writer` about every epoch and about how it ended."""
+def _drive(writer: RunWriter, fit: Fit, splits, arrays, reporter, hooks=()) -> Summary:
+    """Run `fit` to its end, telling `writer` and the hooks about every epoch and how it ended."""
+    hooks, ended = Hooks(hooks), "interrupted"  # snapshots (diagnostics.snapshots) and the given hooks
+    hooks.begin(context(writer.run_dir, fit, splits, arrays))
+
+    def on_epoch(row: dict) -> None:
+        writer.epoch(row, fit.state())
+        hooks.epoch(row)
+
     try:
         # Overflow on the way to NaN is expected when training diverges; the loop detects NaN/inf
         # itself and stops with a clear message, so NumPy's warnings would only add noise.
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"), interrupt_flag() as interrupted:
-            result = fit.run(lambda row: writer.epoch(row, fit.state()), reporter, interrupted)
+            result = fit.run(on_epoch, reporter, interrupted)
+        ended = result.status
     except DivergedError as exc:
+        ended = "diverged"
         writer.stop("diverged", error=str(exc).splitlines()[0])
         exc.run_dir = writer.run_dir
         raise
@@ -105,24 +130,29 @@ def _drive(writer: RunWriter, fit: Fit, splits, arrays, reporter) -> Summary:
         ) from None
     finally:
         writer.close()
+        hooks.end(ended)
 
     classification = splits.task == "classification"
     nets = [m.net for m in fit.members]
     test = members_test = None
     if arrays["test"] is not None:
         test = evaluate(nets[0] if len(nets) == 1 else Ensemble(nets), *arrays["test"], classification)
+        if not classification:  # MSE, MAE and R^2 in the target's own units
+            test.update(regression_scores(splits, nets[0] if len(nets) == 1 else Ensemble(nets), *arrays["test"]))
         if len(nets) > 1:
             members_test = [{"test": evaluate(net, *arrays["test"], classification)} for net in nets]
     norm = None if splits.norm_shift is None else (splits.norm_shift, splits.norm_scale)
+    targets = None if splits.target_shift is None else (splits.target_shift, splits.target_scale)
     return writer.finish(
-        [dict(net.params) for net in nets], norm,
+        [dict(net.params) for net in nets], norm, targets,
         status=result.status,
         epochs_completed=result.epochs_completed,
         best_epoch=result.best_epoch,
         best=result.best,
         test=test,
         members=members_test,
-        warnings=tuple(diagnostics.gradient_warnings(fit.rows, len(nets[0].layers))),
+        warnings=tuple(w for w in (divergence.first(fit.rows, fit.reference_loss),
+                                   *diagnostics.gradient_warnings(fit.rows, len(nets[0].layers))) if w),
         stop_reason=result.stop_reason,
     )
 

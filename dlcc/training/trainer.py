@@ -26,17 +26,23 @@ from dlcc.errors import ConfigError, DivergedError
 from dlcc.nn.ensemble import Ensemble
 from dlcc.nn.metrics import evaluate, n_correct
 from dlcc.optim import build_optimizer, build_schedule, clip_grad_norm
-from dlcc.training import diagnostics
+from dlcc.training import diagnostics, divergence
 from dlcc.training.callbacks import EarlyStopping
 
 COLUMNS = ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds"]
 
 
 class Reporter:
-    """What the loop tells the outside world; the CLI passes a Rich progress bar, tests pass this."""
+    """What the loop tells the outside world; the CLI passes a Rich progress bar, tests pass this.
 
-    def start(self, epochs: int, batches_per_epoch: int) -> None: ...
-    def batch(self) -> None: ...
+    start: before the first epoch of this session (epochs: the run's planned total; first_epoch > 1
+    on resume; log_every: training.log_interval). batch: after every optimizer step, with the
+    batch's size, mean data loss and number of correct predictions (None for regression).
+    epoch: after every finished epoch, with its metrics row.
+    """
+
+    def start(self, epochs: int, batches_per_epoch: int, first_epoch: int = 1, log_every: int = 1) -> None: ...
+    def batch(self, size: int, loss: float, correct: int | None) -> None: ...
     def epoch(self, row: dict) -> None: ...
 
 
@@ -59,6 +65,23 @@ def columns(n_layers: int, with_diagnostics: bool, members: int = 1) -> list[str
     if with_diagnostics:
         cols += diagnostics.columns(n_layers)
     return cols
+
+
+def check_monitor(monitor: str, cols: list[str], has_val: bool, classification: bool) -> None:
+    """A monitor that names no column, or a column that stays empty, would silently never stop."""
+    key = "training.early_stopping.monitor"
+    usable = [c for c in cols if c not in ("epoch", "seconds")
+              and not (not has_val and "val_" in c)
+              and not (not classification and "accuracy" in c)]
+    if monitor not in usable:
+        why = ""
+        if "val_" in monitor and not has_val:
+            why = " (there is no validation split: set data.validation)"
+        elif "accuracy" in monitor and not classification:
+            why = " (a regression run has no accuracy)"
+        shown = [c for c in usable if not c.startswith(("weight_", "update_", "saturated_", "dead_"))]
+        raise ConfigError(f"{key}: '{monitor}' is not a metric this run records{why}; "
+                          f"choose one of {', '.join(shown)}")
 
 
 class Fit:
@@ -90,23 +113,10 @@ class Fit:
         self.start_weights: list[np.ndarray] | None = None
         self.columns = columns(len(members[0].net.layers), self.probe is not None, len(members))
         if self.stopper is not None:
-            self._check_monitor()
-
-    def _check_monitor(self) -> None:
-        """A monitor that names no column, or a column that stays empty, would silently never stop."""
-        key = "training.early_stopping.monitor"
-        usable = [c for c in self.columns if c not in ("epoch", "seconds")
-                  and not (self.val is None and "val_" in c)
-                  and not (not self.classification and "accuracy" in c)]
-        if self.monitor not in usable:
-            why = ""
-            if "val_" in self.monitor and self.val is None:
-                why = " (there is no validation split: set data.validation)"
-            elif "accuracy" in self.monitor and not self.classification:
-                why = " (a regression run has no accuracy)"
-            shown = [c for c in usable if not c.startswith(("weight_", "update_", "saturated_", "dead_"))]
-            raise ConfigError(f"{key}: '{self.monitor}' is not a metric this run records{why}; "
-                              f"choose one of {', '.join(shown)}")
+            check_monitor(self.monitor, self.columns, val is not None, classification)
+        # L0 for the divergence rule, from the untrained networks (the same on every resume: the
+        # same seed gives the same initial weights, and evaluation draws no random numbers).
+        self.reference_loss = divergence.reference_loss(self.model, *members[0].train, classification)
 
     @property
     def epoch(self) -> int:
@@ -127,7 +137,8 @@ class Fit:
             lr0 = self.runners[0].schedule.lr(1)
             self._finish(self._row({"epoch": 0, "train_loss": None, "train_accuracy": None, "lr": lr0, "seconds": None}))
             on_epoch(self.rows[-1])
-        reporter.start(epochs - self.epoch, sum(r.n_batches for r in self.runners))
+        reporter.start(epochs, sum(r.n_batches for r in self.runners), self.epoch + 1,
+                       self.cfg.training.log_interval)
         stop = False
         for epoch in range(self.epoch + 1, epochs + 1):
             if self.probe is not None:  # for update_ratio_l: how far this epoch moves each W
@@ -146,6 +157,11 @@ class Fit:
             stop = self._finish(self._row(row))
             on_epoch(self.rows[-1])
             reporter.epoch(self.rows[-1])
+            if self.cfg.training.stop_on_divergence and divergence.diverging(self.rows, self.reference_loss):
+                why = divergence.message(self.rows, self.reference_loss).removeprefix("diverging: ")
+                raise DivergedError(f"training diverged: {why}.\n"
+                                    "Hint: lower optimizer.lr, or set training.stop_on_divergence: false "
+                                    "to train on regardless.")
             if stop:
                 break
         if self.best_params is not None:
@@ -270,14 +286,15 @@ class _EpochRunner:
             if not math.isfinite(loss):
                 raise DivergedError(_diverged_message(epoch, b + 1, lr, "the loss"))
             loss_sum += loss * len(xb)
-            if self.classification:
-                correct += n_correct(a, yb)
+            right = n_correct(a, yb) if self.classification else None
+            if right is not None:
+                correct += right
             net.backward(a, yb)
             if tc.clip_grad_norm is not None:
                 clip_grad_norm(net.grads, tc.clip_grad_norm)
             optimizer.step(net.params, net.grads)
             net.apply_constraints()
-            reporter.batch()
+            reporter.batch(len(xb), loss, right)
             if interrupted():
                 raise KeyboardInterrupt
         seconds = time.perf_counter() - start

@@ -1,0 +1,46 @@
+"""`dlcc plot RUN --kind boundary --animate`: the decision boundary moving as the network trains,
+the TensorFlow Playground picture, as a GIF (matplotlib's Pillow writer).
+
+The frames come from the run's weight snapshots (`diagnostics.snapshots: N`, runs/snapshots.py),
+drawn exactly as `--kind boundary` draws one run, and the last frame is the kept model itself
+(model.npz), so it matches `dlcc plot RUN --kind boundary`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dlcc.errors import DlccError
+from dlcc.report.plots import DPI, boundary_axes, draw_surface, legend_below, styled
+
+SECONDS = 8.0      # the whole animation plays in about this long ...
+FPS = (2, 20)      # ... at a frame rate within these bounds
+HOLD = 1.5         # seconds the last frame stays before the GIF loops
+
+
+@styled
+def boundary_gif(frames: list, label: str, out: Path) -> Path:
+    """frames: (epoch, runs.boundary.Surface) in order, the last one the kept model."""
+    from matplotlib.animation import PillowWriter
+
+    out = Path(out)
+    if out.suffix.lower() != ".gif":
+        raise DlccError(f"{out}: --animate writes a GIF; give --out FILE.gif")
+    fps = int(min(max(round(len(frames) / SECONDS), FPS[0]), FPS[1]))
+    fig, (ax,) = boundary_axes(1)
+    restored = any(epoch > frames[-1][0] for epoch, _ in frames[:-1])
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        writer = PillowWriter(fps=fps)
+        with writer.saving(fig, str(out), dpi=DPI):
+            for i, (epoch, surface) in enumerate(frames):
+                last = i == len(frames) - 1
+                note = " (best, restored)" if last and restored else ""
+                draw_surface(ax, surface, f"{label}, epoch {epoch}{note}")
+                if i == 0:
+                    legend_below(fig, ax)
+                for _ in range(1 + (int(HOLD * fps) if last else 0)):
+                    writer.grab_frame()
+    except OSError as exc:
+        raise DlccError(f"{out}: cannot write the animation: {exc.strerror or exc}") from None
+    return out
