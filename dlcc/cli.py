@@ -196,7 +196,7 @@ def train(
         if not json_out:
             from dlcc.report.tables import print_summary
 
-            print_summary(run.path, run.summary)
+            print_summary(run.path, run.summary, monitor=run.folder.monitor, model_epoch=run.folder.model_epoch)
         for warning in run.summary.warnings:
             _err(f"warning: {warning}")
     if json_out:
@@ -220,7 +220,7 @@ def _resume(run_dir: Path, quiet: bool, json_out: bool) -> None:
     else:
         from dlcc.report.tables import print_summary
 
-        print_summary(run.path, run.summary)
+        print_summary(run.path, run.summary, monitor=run.folder.monitor, model_epoch=run.folder.model_epoch)
 
 
 def _print_json(data) -> None:
@@ -457,16 +457,23 @@ def runs(
     runs_dir: Annotated[Path, typer.Argument(metavar="[RUNS_DIR]",
                                              help="The folder holding run folders.")] = Path("runs"),
     json_out: Annotated[bool, typer.Option("--json", help="Print the list as one JSON document.")] = False,
+    wide: Annotated[bool, typer.Option(
+        "--wide", help="A table as wide as it needs, every differing config key a column (default: the "
+                       "terminal's width; into a pipe or file: tab-separated lines).")] = False,
 ) -> None:
     """List the run folders in RUNS_DIR, newest first, with their best and test results.
 
-    Damaged folders are listed as unreadable, with the reason on stderr.
+    "best val" is the validation metric at each run's best epoch (its lowest val_loss). Damaged
+    folders are listed as unreadable, with the reason on stderr. Into a pipe or a file the list is
+    plain tab-separated text, one line per run after a header.
 
     [b]Examples[/b]
 
       dlcc runs
 
       dlcc runs experiments/ --json
+
+      dlcc runs | cut -f1,5
     """
     from dlcc import api
 
@@ -476,10 +483,14 @@ def runs(
             _err(f"unreadable: {row['error']}")
     if json_out:
         _print_json(rows)
+    elif not wide and rows and not sys.stdout.isatty():
+        from dlcc.report.tables import print_runs_tsv
+
+        print_runs_tsv(rows)
     else:
         from dlcc.report.tables import print_runs
 
-        print_runs(rows, runs_dir)
+        print_runs(rows, runs_dir, wide=wide)
 
 
 @app.command()
@@ -542,8 +553,8 @@ def plot(
         help="Where to write the image (default: ./KIND.png in the current folder, ./boundary.gif with "
              "--animate; a run folder is never written to).")] = None,
     metric: Annotated[Optional[str], typer.Option(
-        "--metric", "-m", help="--kind sweep: final_val_accuracy (default for classification; what compare ranks "
-                               "by), final_val_loss (default for regression), best_val_accuracy, best_val_loss, "
+        "--metric", "-m", help="--kind sweep: best_val_accuracy (default for classification; what compare ranks "
+                               "by), best_val_loss (default for regression), final_val_accuracy, final_val_loss, "
                                "final_train_loss, test_accuracy or test_loss.")] = None,
     animate: Annotated[bool, typer.Option(
         "--animate", help="--kind boundary, one run trained with diagnostics.snapshots: the boundary over "

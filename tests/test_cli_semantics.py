@@ -10,6 +10,7 @@ import yaml
 
 from tests.conftest import ROOT, TINY
 from tests.runs_helpers import dlcc as cli
+from tests.runs_helpers import in_terminal
 
 SPIRALS = ROOT / "configs" / "spirals.yaml"
 
@@ -130,10 +131,54 @@ def test_runs_at_80_columns_prints_every_number_whole(tmp_path, monkeypatch):
 
     make_sweep(tmp_path, {"optimizer.lr": [0.001, 0.01]}, name="a-rather-long-sweep-name-for-a-narrow-terminal")
     train_run(tmp_path, "name=an-equally-long-run-name-that-will-not-fit-in-80-columns")
-    monkeypatch.setenv("COLUMNS", "80")
     rows = json.loads(cli("runs", tmp_path, "--json").stdout)
-    text = cli("runs", tmp_path).stdout
+    text = in_terminal("runs", tmp_path, columns=80)  # `COLUMNS=80 dlcc runs` in a real (pseudo) terminal
+    assert "─" in text and "\t" not in text  # the table, not the pipe's text
     assert max(len(line) for line in text.splitlines()) <= 80
     for row in rows:
         assert fmt_seconds(row["seconds"]) in text
         assert fmt_metric(row["best_val"]["metric"], row["best_val"]["value"]) in text
+
+
+def test_runs_into_a_pipe_is_tab_separated_with_every_key(tmp_path):
+    from tests.runs_helpers import train_run
+
+    for i in range(3):
+        train_run(tmp_path, f"name=run{i}", f"optimizer.lr={0.1 * (i + 1)}", f"model.layers.0.units={5 + i}")
+    rows = json.loads(cli("runs", tmp_path, "--json").stdout)
+    lines = cli("runs", tmp_path).stdout.splitlines()  # CliRunner's stdout is not a terminal
+    header = lines[0].split("\t")
+    assert header[:7] == ["run", "dataset", "status", "epochs", "best_val", "test", "time"]
+    assert set(header[7:]) == {"optimizer.lr", "model.layers.0.units"}  # full dotted paths, none hidden
+    assert len(lines) == 1 + len(rows)
+    for line, row in zip(lines[1:], rows):
+        cells = dict(zip(header, line.split("\t")))
+        assert cells["run"] == row["run"] and cells["status"] == "completed"
+        assert cells["best_val"] == f"{100 * row['best_val']['value']:.2f}%"
+        assert float(cells["optimizer.lr"]) == pytest.approx(row["differs"]["optimizer.lr"])
+    wide = cli("runs", tmp_path, "--wide").stdout  # the table, as wide as it needs
+    assert "─" in wide and "optimizer.lr" in wide.replace("lr ", "optimizer.lr ") and "\t" not in wide
+
+
+def test_compare_into_a_pipe_cuts_no_number_and_no_key(tmp_path, monkeypatch):
+    """12 runs differing in long key paths at 80 columns: keys by their tails (…patience), the
+    runs in as many config tables as it takes, every value and metric whole."""
+    from tests.runs_helpers import train_run
+
+    runs = [train_run(tmp_path, f"name=a-long-run-name-{i:02d}", f"optimizer.lr={0.01 * (i + 1):.2f}",
+                      f"training.early_stopping.patience={100 + i}", f"optimizer.momentum=0.{i:02d}5")
+            for i in range(12)]
+    monkeypatch.setenv("COLUMNS", "80")
+    data = json.loads(cli("compare", *runs, "--json").stdout)
+    text = cli("compare", *runs).stdout
+    assert max(len(line) for line in text.splitlines()) <= 80, text
+    assert "…" not in text.replace("…patience", "").replace("…momentum", "").replace("…lr", "")  # only keys
+    assert "…patience" in text and "config differences (#1-#" in text
+    words = set(text.split())
+    for i in range(12):
+        assert str(100 + i) in words and f"0.{i:02d}5" in words
+        for metric, r in data["runs"][i]["metrics"].items():
+            from dlcc.report.tables import fmt_metric
+
+            if r["best"] is not None:
+                assert fmt_metric(metric, r["best"]) in text

@@ -42,20 +42,20 @@ def test_momentum_is_the_only_config_difference(runs):
     out = dlcc("compare", runs["sgd"], runs["momentum"]).stdout
     assert "optimizer.momentum" in out
     assert "The run names differ too" in out
-    assert "Best by final val_accuracy" in out
+    assert "Best by val_accuracy" in out and "best epoch" in out and "by val_loss" in out
 
 
 def test_best_run_is_marked_and_deltas_are_to_it(runs):
     c = dlcc_json("compare", runs["sgd"], runs["momentum"], runs["long"], "--metric", "val_loss")
     assert c["metric"] == "val_loss" and c["higher_is_better"] is False
-    finals = [r["metrics"]["val_loss"]["final"] for r in c["runs"]]
-    best = int(np.argmin(finals))
+    bests = [r["metrics"]["val_loss"]["best"] for r in c["runs"]]
+    best = int(np.argmin(bests))
     assert c["best"]["val_loss"] == best
     assert c["best_run"] == str([runs["sgd"], runs["momentum"], runs["long"]][best])
-    for r, final in zip(c["runs"], finals):
-        assert r["metrics"]["val_loss"]["delta"] == pytest.approx(final - finals[best])
+    for r, value in zip(c["runs"], bests):
+        assert r["metrics"]["val_loss"]["delta"] == pytest.approx(value - bests[best])
         values = [v for v in c["curves"]["val_loss"]["runs"][c["runs"].index(r)][1:] if v is not None]
-        assert r["metrics"]["val_loss"]["best"] == min(values)
+        assert r["metrics"]["val_loss"]["best"] == min(values)  # val_loss is the monitor: its own minimum
 
 
 def test_keys_only_one_run_has_show_as_absent(runs, tmp_path):
@@ -125,7 +125,9 @@ def test_test_metrics_come_from_summary(runs):
     c = dlcc_json("compare", runs["sgd"], runs["momentum"])
     test = json.loads((runs["sgd"] / "summary.json").read_text())["test"]
     assert c["runs"][0]["metrics"]["test_accuracy"]["final"] == test["accuracy"]
-    assert c["runs"][0]["metrics"]["test_loss"]["best"] is None
+    # one test value per run (the kept model's): its best and final are the same, with no epoch
+    assert c["runs"][0]["metrics"]["test_loss"]["best"] == test["loss"]
+    assert c["runs"][0]["metrics"]["test_loss"]["best_epoch"] is None
 
 
 def test_partial_runs_are_compared_up_to_their_last_epoch(runs, tmp_path):
@@ -215,7 +217,11 @@ def test_sweep_groups_carry_n_mean_std_ci_and_a_test_against_the_best(sweep):
     c = dlcc_json("compare", *folders)
     finals = np.array([r["metrics"]["val_accuracy"]["final"] for r in c["runs"]]).reshape(3, 3)
     bests = np.array([r["metrics"]["val_accuracy"]["best"] for r in c["runs"]]).reshape(3, 3)
-    assert (bests != finals).any()  # else the best-epoch check below could not tell them apart
+    assert (bests != finals).any()  # else the check below could not tell which one groups use
+    for r, run in zip(c["runs"], folders):  # best = val_accuracy in the row of the lowest val_loss
+        summary = json.loads((run / "summary.json").read_text())
+        assert r["metrics"]["val_accuracy"]["best_epoch"] == summary["best_epoch"]
+        assert r["metrics"]["val_accuracy"]["best"] == summary["best"]["val_accuracy"]
     groups = {tuple(g["runs"]): g for g in c["groups"]}
     assert set(groups) == {(0, 1, 2), (3, 4, 5), (6, 7, 8)}
     assert [g["rank"] for g in c["groups"]] == [1, 2, 3] and c["best_group"] == 0
@@ -224,19 +230,18 @@ def test_sweep_groups_carry_n_mean_std_ci_and_a_test_against_the_best(sweep):
     for k, members in enumerate(((0, 1, 2), (3, 4, 5), (6, 7, 8))):
         g = groups[members]
         assert g["n"] == 3 and g["seeds"] == [0, 1, 2]
-        assert g["mean"] == pytest.approx(finals[k].mean()) and g["std"] == pytest.approx(finals[k].std(ddof=1))
-        half = 4.302653 * finals[k].std(ddof=1) / np.sqrt(3)  # t_{0.975, 2} from the table
-        assert g["ci95"] == pytest.approx([finals[k].mean() - half, finals[k].mean() + half], abs=1e-6)
-        # the best-epoch column is the runs' best values, not their final ones (the old bug)
-        assert g["best_epoch_mean"] == pytest.approx(bests[k].mean())
-        assert g["metrics"]["val_accuracy"]["best"]["mean"] == pytest.approx(bests[k].mean())
+        assert g["mean"] == pytest.approx(bests[k].mean()) and g["std"] == pytest.approx(bests[k].std(ddof=1))
+        half = 4.302653 * bests[k].std(ddof=1) / np.sqrt(3)  # t_{0.975, 2} from the table
+        assert g["ci95"] == pytest.approx([bests[k].mean() - half, bests[k].mean() + half], abs=1e-6)
+        assert g["final_mean"] == pytest.approx(finals[k].mean())
+        assert g["metrics"]["val_accuracy"]["final"]["mean"] == pytest.approx(finals[k].mean())
         if g is best:
             assert g["verdict"] == "best" and g["p_value"] is None
             continue
-        other = finals[[m for m, ms in enumerate(((0, 1, 2), (3, 4, 5), (6, 7, 8))) if groups[ms] is best][0]]
-        se2 = finals[k].var(ddof=1) / 3 + other.var(ddof=1) / 3
-        assert g["t"] == pytest.approx((finals[k].mean() - other.mean()) / np.sqrt(se2))
-        assert g["df"] == pytest.approx(se2 ** 2 / ((finals[k].var(ddof=1) / 3) ** 2 / 2 + (other.var(ddof=1) / 3) ** 2 / 2))
+        other = bests[[m for m, ms in enumerate(((0, 1, 2), (3, 4, 5), (6, 7, 8))) if groups[ms] is best][0]]
+        se2 = bests[k].var(ddof=1) / 3 + other.var(ddof=1) / 3
+        assert g["t"] == pytest.approx((bests[k].mean() - other.mean()) / np.sqrt(se2))
+        assert g["df"] == pytest.approx(se2 ** 2 / ((bests[k].var(ddof=1) / 3) ** 2 / 2 + (other.var(ddof=1) / 3) ** 2 / 2))
         assert g["verdict"].startswith("worse" if g["p_value"] < 0.05 else "not distinguishable from the best at n=3")
     labels = {tuple(g["runs"]): g["label"] for g in c["groups"]}
     assert labels == {(0, 1, 2): "optimizer.name=sgd optimizer.lr=0.5 optimizer.momentum=0.0",
@@ -254,11 +259,12 @@ def test_sweep_output_is_one_ranked_group_table(sweep):
     assert len(lines) <= 70, out  # 9 runs used to print 153 lines
     words = " ".join(out.split())
     assert "9 runs in 3 groups; the groups differ in optimizer.name, optimizer.lr, optimizer.momentum" in words
-    assert "groups of runs that differ only in seed, ranked by mean final val_accuracy" in out
-    for header in ("final mean ± std", "95% CI", "best epoch", "p vs best", "verdict"):
+    assert "groups of runs that differ only in seed, ranked by mean val_accuracy" in words
+    assert "at the best epoch" in words
+    for header in ("mean ± std", "95% CI", "final mean", "p vs best", "verdict"):
         assert header.split()[0] in out
-    assert "optimizer.name=adam" in out and "Best group by mean final val_accuracy" in out
-    assert "Best by final" not in out and "metrics (" not in out  # no per-run verdict and metrics table
+    assert "optimizer.name=adam" in out and "Best group by mean val_accuracy" in out
+    assert "Best by val_accuracy" not in out and "metrics:" not in out  # no per-run verdict and metrics table
     assert "(#1-#3)" in out and "(#7-#9)" in out
     for run in folders:  # with 9 runs the legend still lists every folder
         assert run.name in out
@@ -295,18 +301,18 @@ def test_constant_groups_differ_exactly(tmp_path):
 
 
 def test_missing_and_non_finite_values_leave_the_group_smaller(tmp_path):
-    """A run with no final value (an empty cell, a NaN) does not count; a group with none is last."""
+    """A run with no value (an empty cell, a NaN) does not count; a group with none is last."""
     runs = [fake_run(tmp_path, "adam", 0, [0.9]), fake_run(tmp_path, "adam", 1, [0.8]),
             fake_run(tmp_path, "adam", 2, [math.nan]),
             fake_run(tmp_path, "sgd", 0, [None]), fake_run(tmp_path, "sgd", 1, [None]),
             fake_run(tmp_path, "rmsprop", 0, [0.5]), fake_run(tmp_path, "rmsprop", 1, [0.6])]
     c = compare(runs)
     adam, rmsprop, sgd = c.groups
-    assert adam.label == "optimizer.name=adam" and adam.stats["val_accuracy"]["final"].n == 2
-    assert adam.stats["val_accuracy"]["final"].mean == pytest.approx(0.85)
+    assert adam.label == "optimizer.name=adam" and adam.stats["val_accuracy"]["best"].n == 2
+    assert adam.stats["val_accuracy"]["best"].mean == pytest.approx(0.85)
     assert rmsprop.rank == 2 and rmsprop.outcome in ("worse", "not distinguishable")
-    assert sgd.rank is None and sgd.stats["val_accuracy"]["final"] is None
-    assert sgd.outcome == "no value" and sgd.verdict == "no final val_accuracy recorded"
+    assert sgd.rank is None and sgd.stats["val_accuracy"]["best"] is None
+    assert sgd.outcome == "no value" and sgd.verdict == "no val_accuracy at a best epoch recorded"
     data = c.to_json()
     assert data["groups"][0]["n"] == 2 and data["groups"][2]["n"] == 0 and data["groups"][2]["mean"] is None
     json.dumps(data, allow_nan=False)  # NaN never reaches the JSON
@@ -314,7 +320,7 @@ def test_missing_and_non_finite_values_leave_the_group_smaller(tmp_path):
     console = Console(width=120, record=True)
     print_comparison(c, console)
     out = console.export_text()
-    assert " 2/3 " in out and "no final val_accuracy recorded" in out
+    assert " 2/3 " in out and "no val_accuracy at a best epoch recorded" in " ".join(out.split())
 
 
 def test_many_runs_shorten_the_legend(tmp_path):

@@ -31,7 +31,7 @@ def test_newest_first_with_the_overview(runs_dir):
 
 
 def test_table(runs_dir):
-    result = dlcc("runs", runs_dir)
+    result = dlcc("runs", runs_dir, "--wide")
     assert result.exit_code == 0, result.output
     for text in ("3 run(s)", "tiny-momentum-", "sine-", "completed", "best val", "loss"):
         assert text in result.stdout

@@ -1,7 +1,7 @@
 """`dlcc compare` in the terminal: the verdict first, then config differences, metrics, curves.
 
 Runs that form seed groups (some config run with two or more seeds, e.g. a sweep) are shown by
-group instead: one ranked table with n, mean ± std, the 95% CI, the best-epoch mean and Welch's
+group instead: one ranked table with n, mean ± std, the 95% CI, the final mean and Welch's
 test against the best group; the other metrics by group; the group means' curves. The per-run
 legend is kept while it is short (LEGEND_MAX runs); beyond that only the runs that need a look.
 """
@@ -60,8 +60,8 @@ def print_verdict(c: Comparison, console: Console) -> None:
         console.print(f"No run recorded {m} yet.", highlight=False)
         return
     r = c.results[m][best]
-    at = f", epoch {r.final_epoch}" if r.final_epoch is not None else ""
-    console.print(f"[bold]Best by final {m}[/]: [bold green]{STAR} {escape(_short(c, best))}[/] "
+    at = f", best epoch {r.best_epoch} by {c.runs[best].monitor}" if r.best_epoch is not None else ""
+    console.print(f"[bold]Best by {m}[/]: [bold green]{STAR} {escape(_short(c, best))}[/] "
                   f"({fmt_metric(m, r.value)}{at})", highlight=False)
     ties = tied(c.results[m], higher_is_better(m))
     if len(ties) > 1:
@@ -88,17 +88,17 @@ def print_runs_legend(c: Comparison, console: Console) -> None:
             console.print()
             return
     rank = {i: g.rank for g in c.groups for i in g.members}
-    final = "final"
-    extra = ("group", final) if c.groups else ()  # grouped: the per-run values are only here
-    title = f"runs (final: {c.metric})" if c.groups else "runs"
+    value = "best"
+    extra = ("group", value) if c.groups else ()  # grouped: the per-run values are only here
+    title = f"runs (best: {c.metric} at the run's best epoch)" if c.groups else "runs"
     table = Table(**COMPACT, title=None if c.groups and len(c.runs) > LEGEND_MAX else title)
     for col in ("#", "run", "status", "epochs", "seed") + extra + ("notes",):
-        table.add_column(col, justify="right" if col in ("#", "epochs", "seed", "group", final) else "left")
+        table.add_column(col, justify="right" if col in ("#", "epochs", "seed", "group", value) else "left")
     for i in shown:
         run = c.runs[i]
         planned = run.planned_epochs
         epochs = f"{run.last_epoch}/{planned}" if planned else str(run.last_epoch)
-        group = (str(rank.get(i) or "-"), _final(c.metric, c.results[c.metric][i], run)) if c.groups else ()
+        group = (str(rank.get(i) or "-"), fmt_metric(c.metric, c.results[c.metric][i].best)) if c.groups else ()
         table.add_row(_tag(i), escape(run.label), run.status, epochs, str(run.config.get("seed", "-")), *group,
                       escape("; ".join(run.notes)) if run.notes else "")
     console.print(table)
@@ -116,32 +116,54 @@ def print_config_diff(c: Comparison, console: Console) -> None:
         console.print(f"The configs differ only in seed{also}: repeats of one experiment, summarized below "
                       "as mean ± std.\n", highlight=False)
         return
-    table = Table(**COMPACT, title="config differences")
-    table.add_column("key")
-    for i in range(len(c.runs)):
-        table.add_column(_tag(i))
     flats = [flatten(run.config) for run in c.runs]
-    for key in diff:
-        table.add_row(escape(key), *(escape(_value(flat[key])) if key in flat else "—" for flat in flats))
-    console.print(table)
+    cells = {key: [_value(flat[key]) if key in flat else "—" for flat in flats] for key in diff}
+    widths = [max(len(_tag(i)), *(len(cells[k][i]) for k in diff)) + 2 for i in range(len(c.runs))]
+    names = {key: key for key in diff}
+    if max(map(len, diff)) + sum(widths) > console.width:  # too wide: keys by their tails (…momentum)
+        names = {key: key if tail == key else "…" + tail for key, tail in short_names(diff).items()}
+    # Runs side by side as far as the width allows, then the next runs in a table of their own:
+    # values are never cut.
+    room = max(20, console.width - max(map(len, names.values())) - 1)
+    chunks, chunk = [], []
+    for i, width in enumerate(widths):
+        if chunk and sum(widths[j] for j in chunk) + width > room:
+            chunks.append(chunk)
+            chunk = []
+        chunk.append(i)
+    chunks.append(chunk)
+    for chunk in chunks:
+        part = f" ({_tag(chunk[0])}-{_tag(chunk[-1])})" if len(chunks) > 1 else ""
+        table = Table(**COMPACT, title=f"config differences{part}")
+        table.add_column("key", overflow="fold")
+        for i in chunk:
+            table.add_column(_tag(i), overflow="fold")
+        for key in diff:
+            table.add_row(escape(names[key]), *(escape(cells[key][i]) for i in chunk))
+        console.print(table)
     if also:
         console.print(also.strip(" ()").capitalize() + ".", highlight=False)
     console.print()
 
 
 def print_metrics(c: Comparison, console: Console) -> None:
-    table = Table(**COMPACT, title=f"metrics ({STAR} best run per metric, Δ = difference to it)")
-    for col in ("metric", "run", "best", "at epoch", "final", "Δ to best"):
-        table.add_column(col, justify="left" if col in ("metric", "run") else "right", no_wrap=col == "run")
+    table = Table(**COMPACT, title=f"metrics: best = at the run's best epoch (by {monitors(c)}); "
+                                   f"{STAR} = best run per metric, Δ = difference to it")
+    rows = []
     for m in c.metrics:
         for i, run in enumerate(c.runs):
             r = c.results[m][i]
             star = f"[bold green]{STAR}[/] " if c.best[m] == i else "  "
             delta = "" if c.best[m] == i or r.value is None else _delta(m, c.delta(m, i))
-            table.add_row(m if i == 0 else "", f"{star}{escape(_short(c, i))}",
-                          fmt_metric(m, r.best) if r.best is not None else "",
-                          "" if r.best_epoch is None else str(r.best_epoch),
-                          _final(m, r, run), delta, end_section=i == len(c.runs) - 1)
+            rows.append([m if i == 0 else "", f"{star}{escape(_short(c, i))}",
+                         fmt_metric(m, r.best) if r.best is not None else "",
+                         "" if r.best_epoch is None else str(r.best_epoch), _final(m, r, run), delta])
+    for k, col in enumerate(("metric", "run", "best", "at epoch", "final", "Δ to best")):
+        text = k < 2  # names fold onto a second line in a narrow terminal; numbers are never cut
+        table.add_column(col, justify="left" if text else "right", overflow="fold", no_wrap=not text,
+                         min_width=None if text else max(len(col), *(len(row[k]) for row in rows)))
+    for n, row in enumerate(rows):
+        table.add_row(*row, end_section=n % len(c.runs) == len(c.runs) - 1)
     console.print(table)
     console.print()
 
@@ -158,22 +180,22 @@ def print_group_verdict(c: Comparison, console: Console) -> None:
         console.print(f"{len(c.runs)} runs in {len(c.groups)} groups; the groups differ in {escape(keys)}, "
                       f"the runs within a group only in seed (seeds {seeds}).", highlight=False)
     best = c.groups[0]
-    final = best.stats[m]["final"]
-    if best.rank is None or final is None:
+    value = best.stats[m]["best"]
+    if best.rank is None or value is None:
         console.print(f"No run recorded {m} yet.\n", highlight=False)
         return
     if len(c.groups) > 1:
-        console.print(f"[bold]Best group by mean final {m}[/]: [bold green]{STAR}1 {escape(best.label)}[/] "
-                      f"({_stat(m, final)}, n={final.n})", highlight=False)
+        console.print(f"[bold]Best group by mean {m}[/] at the runs' best epochs: [bold green]{STAR}1 "
+                      f"{escape(best.label)}[/] ({_stat(m, value)}, n={value.n})", highlight=False)
     console.print()
 
 
 def print_groups(c: Comparison, console: Console) -> None:
-    """The ranked group table: final values (mean ± std, 95% CI), best-epoch mean, Welch's test vs the best."""
+    """The ranked group table: best values (mean ± std, 95% CI), final mean, Welch's test vs the best."""
     m = c.metric
     unit = " (%)" if "accuracy" in m else ""
     rows = [_group_row(m, g) for g in c.groups]
-    headers = ("group", "n", "final mean ± std", "final 95% CI", "best epoch mean", "p vs best", "verdict")
+    headers = ("group", "n", "mean ± std", "95% CI", "final mean", "p vs best", "verdict")
     widths = [max(len(r[k]) for r in rows) for k in range(len(headers))]
     numbers = [max(widths[k], *map(len, headers[k].split())) for k in range(1, 6)]
     shortest = max(len(word) for r in rows for word in r[0].split())
@@ -182,7 +204,7 @@ def print_groups(c: Comparison, console: Console) -> None:
     gap = 2 if console.width - sum(numbers) - 2 * (len(headers) - 1) >= shortest + 20 else 1
     room = console.width - sum(numbers) - gap * (len(headers) - 1)
     table = Table(**{**COMPACT, "padding": (0, gap - 1, 0, 0)},
-                  title=f"groups of runs that differ only in seed, ranked by mean final {m}{unit}")
+                  title=f"groups of runs that differ only in seed, ranked by mean {m}{unit} at the best epoch")
     verdict = max(len(headers[6]), min(widths[6], max(12, room - max(shortest, min(widths[0], room // 2)))))
     group = max(shortest, min(widths[0], room - verdict))
     table.add_column(headers[0], width=group, overflow="fold")
@@ -192,36 +214,41 @@ def print_groups(c: Comparison, console: Console) -> None:
     for g, row in zip(c.groups, rows):
         table.add_row(*map(escape, row), style="bold" if g.rank == 1 else None)
     console.print(table)
-    console.print(f"[dim]n: runs with a final value; std: sample std (n - 1); 95% CI: mean ± t(0.975, n-1)·std/√n; "
-                  f"best epoch: each run's best value over its epochs; p: Welch's two-sided t-test of the final "
-                  f"values against the best group; worse: p < {ALPHA}; not distinguishable: p ≥ {ALPHA} at these n "
+    console.print(f"[dim]each run's {m} at its best epoch (the epoch of its best {monitors(c)}); n: runs with a "
+                  f"value; std: sample std (n - 1); 95% CI: mean ± t(0.975, n-1)·std/√n; final mean: at the epoch of "
+                  f"the weights each run kept; p: Welch's two-sided t-test against the best group; worse: p < {ALPHA}; not distinguishable: p ≥ {ALPHA} at these n "
                   f"(more seeds may still separate them).[/]", highlight=False)
     console.print()
 
 
 def print_group_metrics(c: Comparison, console: Console) -> None:
-    """The next metrics by group (at most GROUP_METRICS, to stay readable): mean ± std of the final values."""
+    """The next metrics by group (at most GROUP_METRICS, to stay readable): mean ± std at the best epochs."""
     others = [m for m in c.metrics if m != c.metric][:GROUP_METRICS]
     if not others:
         return
-    console.print("[bold]Other metrics by group[/], final values: mean ± std", highlight=False)
+    console.print("[bold]Other metrics by group[/], at the runs' best epochs: mean ± std", highlight=False)
     table = Table(**COMPACT)
     table.add_column("", justify="right")
     for m in others:
         table.add_column(m + (" (%)" if "accuracy" in m else ""), justify="right")
     for g in c.groups:
-        table.add_row(str(g.rank or "-"), *(_stat(m, g.stats[m]["final"], unit=False) for m in others))
+        table.add_row(str(g.rank or "-"), *(_stat(m, g.stats[m]["best"], unit=False) for m in others))
     console.print(table)
     console.print()
 
 
 def _group_row(m: str, g) -> list[str]:
-    final, best = g.stats[m]["final"], g.stats[m]["best"]
-    n = "0" if final is None else str(final.n) + (f"/{len(g.members)}" if final.n < len(g.members) else "")
+    best, final = g.stats[m]["best"], g.stats[m]["final"]
+    n = "0" if best is None else str(best.n) + (f"/{len(g.members)}" if best.n < len(g.members) else "")
     rank = f"{STAR}1" if g.rank == 1 else str(g.rank or "-")
-    return [f"{rank} {g.label} ({_runs(g.members)})", n, _stat(m, final, unit=False), _ci(m, final),
-            _number(m, None if best is None else best.mean), "" if g.p_value is None else format_p(g.p_value),
+    return [f"{rank} {g.label} ({_runs(g.members)})", n, _stat(m, best, unit=False), _ci(m, best),
+            _number(m, None if final is None else final.mean), "" if g.p_value is None else format_p(g.p_value),
             re.sub(r" \(p = [^)]*\)$", "", g.verdict)]  # p has its own column
+
+
+def monitors(c: Comparison) -> str:
+    """The metric(s) that chose the runs' best epochs: val_loss unless early stopping named another."""
+    return ", ".join(dict.fromkeys(run.monitor for run in c.runs))
 
 
 def curve_metrics(c: Comparison) -> list[str]:

@@ -3,7 +3,7 @@
 One run: its summary, learning curves, gradient diagnostics, the confusion matrix of the test
 split with class names (classification), the decision boundary (2-D data) and the config.
 Several runs or a sweep: the comparison first (the best run or group, the config keys that
-differ, every run's final and best metrics, seed groups with their tests), the sweep's plot and
+differ, every run's best and final metrics (runs/best.py), seed groups with their tests), the sweep's plot and
 results table, the curves overlaid, the boundaries side by side, then each run in brief.
 Every figure is drawn by report/plots.py, exactly as `dlcc plot` draws it.
 """
@@ -96,7 +96,8 @@ def _summary(run: RunFolder) -> str:
             headline.append((f"best {key} (epoch {s.best_epoch})", _fmt(key, best[key])))
             break
     headline.append(("training time", f"{s.seconds:.1f} s"))
-    pairs = [("run folder", run.path), ("dataset", run.dataset), ("best epoch", s.best_epoch)]
+    chosen = f" ({'highest' if 'accuracy' in run.monitor else 'lowest'} {run.monitor})" if s.best_epoch else ""
+    pairs = [("run folder", run.path), ("dataset", run.dataset), ("best epoch", f"{s.best_epoch or '-'}{chosen}")]
     for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy"):
         if best.get(key) is not None:
             pairs.append((f"{key} at the best epoch", _fmt(key, best[key])))
@@ -174,7 +175,9 @@ def _several(runs: list[RunFolder], sweeps: list[Path]) -> list[tuple[str, str, 
 def _comparison(runs: list[RunFolder]) -> str:
     c = to_json(compare(runs))
     metric, best = c["metric"], c["best_run"]
-    body = f"<p>Ranked by the final <b>{esc(metric)}</b> ({'higher' if c['higher_is_better'] else 'lower'} is better)."
+    body = (f"<p>Ranked by <b>{esc(metric)}</b> at each run's best epoch, the epoch of its best validation loss "
+            f"(or of the metric early stopping watched); {'higher' if c['higher_is_better'] else 'lower'} is "
+            "better. Final: at the epoch of the weights the run kept.")
     if best:
         body += f" Best run: <b>{esc(Path(best).name)}</b>."
     body += "</p>"
@@ -183,16 +186,16 @@ def _comparison(runs: list[RunFolder]) -> str:
                  "" if not g.get("ci95") else f"{_fmt(metric, g['ci95'][0])} to {_fmt(metric, g['ci95'][1])}",
                  "" if g.get("p_value") is None else f"{g['p_value']:.2g}", g["verdict"]] for g in c["groups"]]
         body += "<h3>Groups of runs that differ only in seed</h3>" + table(
-            ["rank", "group", "n", f"final {metric} mean \u00b1 std", "95% CI", "p vs best", "verdict"], rows,
+            ["rank", "group", "n", f"best {metric} mean \u00b1 std", "95% CI", "p vs best", "verdict"], rows,
             {0, 2, 3, 5}, classes=["best" if g["outcome"] == "best" else "" for g in c["groups"]])
     rows, marks = [], []
     for i, r in enumerate(c["runs"], start=1):
         m = r["metrics"].get(metric, {})
         delta = "best" if r["run_dir"] == best else _fmt(metric, m.get("delta"), delta=True)
         rows.append([f"#{i}", label_for(r["run_dir"]) or Path(r["run_dir"]).name, status(r["status"]), r["epochs"],
-                     _fmt(metric, m.get("final")), _fmt(metric, m.get("best")), m.get("best_epoch") or "", delta])
+                     _fmt(metric, m.get("best")), m.get("best_epoch") or "", _fmt(metric, m.get("final")), delta])
         marks.append("best" if r["run_dir"] == best else "")
-    body += "<h3>Runs</h3>" + table(["#", "run", "status", "epochs", f"final {metric}", "best", "at epoch",
+    body += "<h3>Runs</h3>" + table(["#", "run", "status", "epochs", f"best {metric}", "best epoch", "final",
                                       "\u0394 to best"], rows, {3, 4, 5, 6, 7}, classes=marks)
     if c["config_diff"]:
         keys = list(c["config_diff"])

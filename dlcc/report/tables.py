@@ -21,21 +21,29 @@ def _num(value) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
-def print_summary(run_dir: Path, summary, console: Console | None = None) -> None:
-    """The end-of-training report (a runs.folder.Summary): status, best epoch, test metrics, where
-    the run lives."""
+def print_summary(run_dir: Path, summary, console: Console | None = None, monitor: str = "val_loss",
+                  model_epoch: int | None = None) -> None:
+    """The end-of-training report (a runs.folder.Summary): the best epoch's train and validation
+    metrics (best as runs/best.py defines it: chosen by `monitor`), the test metrics of the model
+    the run kept (from `model_epoch`), where the run lives."""
     console = console or Console()
     table = Table(show_header=True, header_style="bold", title=f"{summary.name} ({summary.status})")
     for col in ("", "loss", "accuracy"):
         table.add_column(col, justify="right" if col else "left")
     best = summary.best or {}
     if best:
-        table.add_row(f"train (epoch {best['epoch']})", _num(best.get("train_loss")), _pct(best.get("train_accuracy")))
+        table.add_row(f"train, best epoch ({best['epoch']})", _num(best.get("train_loss")),
+                      _pct(best.get("train_accuracy")))
         if best.get("val_loss") is not None:
-            table.add_row(f"validation (epoch {best['epoch']})", _num(best["val_loss"]), _pct(best.get("val_accuracy")))
+            table.add_row(f"validation, best epoch ({best['epoch']})", _num(best["val_loss"]),
+                          _pct(best.get("val_accuracy")))
     test = summary.test
     if test:
-        table.add_row("test (final model)", _num(test["loss"]), _pct(test.get("accuracy")))
+        kept = "" if model_epoch is None else f", epoch {model_epoch}"
+        table.add_row(f"test, final model{kept}", _num(test["loss"]), _pct(test.get("accuracy")))
+    if best:
+        table.caption = f"best epoch: the lowest {monitor}" if "accuracy" not in monitor else \
+            f"best epoch: the highest {monitor}"
     console.print(table)
     if test and test.get("r2") is not None:  # regression: the loss is on standardized targets
         units = [f"{v:,.0f}" if 1e4 <= abs(v) < 1e15 else f"{v:.4g}" for v in (test["mse"], test["mae"])]
@@ -74,13 +82,15 @@ MAX_KEY_COLUMNS = 5  # differing config keys shown as columns; --json has all of
 WRAPPED = ("status", "best val")  # a sweep's progress and best point wrap in a narrow terminal
 
 
-def print_runs(rows: list[dict], runs_dir: Path, console: Console | None = None, sweep: dict | None = None) -> None:
+def print_runs(rows: list[dict], runs_dir: Path, console: Console | None = None, sweep: dict | None = None,
+               wide: bool = False) -> None:
     """`dlcc runs`: one line per run or sweep folder, newest first, with the config keys that differ
-    between them as columns; for a sweep folder (`sweep`: its listing.sweep_overview row, read
-    when not given) its runs in order, then the sweep's progress and best point."""
+    between them as columns (as many as fit; wide: all, at any width); for a sweep folder (`sweep`:
+    its listing.sweep_overview row, read when not given) its runs in order, then the sweep's
+    progress and best point."""
     from dlcc.runs.sweepdir import is_sweep_dir
 
-    console = console or Console()
+    console = console or (Console(width=100_000) if wide else Console())
     if sweep is None and is_sweep_dir(Path(runs_dir)):
         from dlcc.errors import RunError
         from dlcc.runs.listing import sweep_overview
@@ -113,7 +123,7 @@ def print_runs(rows: list[dict], runs_dir: Path, console: Console | None = None,
     # As many differing keys as fit the terminal beside the fixed columns (the others are named below).
     room = console.width - sum(_width(c, h) for c, h in zip(zip(*body), header))
     shown = []
-    for key in differing[:MAX_KEY_COLUMNS]:
+    for key in differing if wide else differing[:MAX_KEY_COLUMNS]:
         room -= _width(extra[key], names[key])
         if room < 0:
             break
@@ -134,6 +144,23 @@ def print_runs(rows: list[dict], runs_dir: Path, console: Console | None = None,
         table.add_row(*cells, *(extra[key][k] for key in shown))
     console.print(table)
     _print_notes(rows, differing, shown, sweep, console)
+
+
+def print_runs_tsv(rows: list[dict], file=None) -> None:
+    """`dlcc runs` into a pipe or file: plain tab-separated lines, the header first, every config key
+    that differs as a column under its full dotted name; the cells read as in the table (98.33%,
+    1m05s, - for none), no colours, no wrapping, nothing cut. `--json` has the full precision."""
+    import sys
+
+    file = file or sys.stdout
+    differing = list(rows[0].get("differs", {})) if rows else []
+    print("\t".join(["run", "dataset", "status", "epochs", "best_val", "test", "time", *differing]), file=file)
+    for r in rows:
+        cells = [Text.from_markup(c).plain for c in _cells(r)]
+        cells[2] = cells[2].split(" (")[0]  # a sweep's best point is named in --json
+        keys = [Text.from_markup(_value_cell(r.get("differs", {}).get(k))).plain for k in differing]
+        line = [r["run"], str(r["dataset"] or "-"), *cells, *keys]
+        print("\t".join(c.replace("\t", " ").replace("\n", " ") for c in line), file=file)
 
 
 def _width(cells, header: str) -> int:

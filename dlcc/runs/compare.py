@@ -2,11 +2,12 @@
 
     diff   = the dotted config paths (model.layers.0.units) whose values differ between runs;
              `name` only labels a run, so it is left out (Comparison.names_differ says if it varies)
-    best   = max over epochs 1.. of an accuracy, min of anything else (losses, grad norms, lr)
+    best   = the metric in the row of the run's best epoch, the one epoch chosen by the monitored
+             metric (val_loss unless early stopping names another; runs/best.py); runs are ranked
+             by it, so one lucky epoch of the ranked metric does not decide
     final  = the value at the epoch whose weights the run kept: its last epoch, or the best one
-             when early stopping restored it (RunFolder.model_epoch); runs are ranked by final, so a
-             run that peaked and then fell apart does not win on one lucky epoch
-    delta  = final - the best run's final (0 for the best run); an accuracy tie is broken by
+             when early stopping restored it (RunFolder.model_epoch); always labelled final
+    delta  = best - the best run's best (0 for the best run); an accuracy tie is broken by
              the loss on the same split
     groups = runs whose configs are equal apart from name and seed. Once a config was run with
              two or more seeds, every config is a group (one run: n = 1), labelled by the keys that
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 
 from dlcc.errors import RunError
 from dlcc.runs import stats
+from dlcc.runs.best import higher_is_better
 from dlcc.runs import sweeplabels
 from dlcc.runs.read import RunFolder
 
@@ -33,13 +35,10 @@ LABEL_KEYS = ("name",)          # never a difference that matters
 REPEAT_KEYS = ("name", "seed")  # runs equal apart from these are repeats of one experiment
 
 
-def higher_is_better(metric: str) -> bool:
-    return "accuracy" in metric
-
-
 @dataclass(frozen=True)
 class MetricResult:
-    """best (at best_epoch) and final (at final_epoch); for test_* metrics only final is set."""
+    """best (at the run's best epoch) and final (at final_epoch); test_* metrics have one value,
+    the kept model's, as both best and final (and no epochs)."""
 
     best: float | None
     best_epoch: int | None
@@ -48,8 +47,8 @@ class MetricResult:
 
     @property
     def value(self) -> float | None:
-        """The value runs are ranked by."""
-        return self.final
+        """The value runs are ranked by: the best (runs/best.py)."""
+        return self.best
 
 
 @dataclass(frozen=True)
@@ -120,7 +119,7 @@ def check_comparable(runs) -> None:
 
 
 def best_group(c: Comparison, metric: str) -> int | None:
-    """Index into c.groups of the best group by mean final `metric` (ties: stats.rank)."""
+    """Index into c.groups of the best group by mean best `metric` (ties: stats.rank)."""
     order = stats.rank([g.stats for g in c.groups], metric, higher_is_better(metric), tie_breaker(metric))
     return order[0] if order else None
 
@@ -155,17 +154,15 @@ def curve(run: RunFolder, metric: str) -> dict[int, float]:
 
 def metric_result(run: RunFolder, metric: str) -> MetricResult:
     if metric in TEST_METRICS:
-        return MetricResult(None, None, _test_value(run, metric), None)
+        value = _test_value(run, metric)
+        return MetricResult(value, None, value, None)
     values = curve(run, metric)
-    trained = {e: v for e, v in values.items() if e >= 1}  # epoch 0 is the untrained network
     if not values:
         return MetricResult(None, None, None, None)
     final_epoch = run.model_epoch if run.model_epoch in values else max(values)
-    if not trained:
-        return MetricResult(None, None, values[final_epoch], final_epoch)
-    best = (max if higher_is_better(metric) else min)(trained.values())
-    best_epoch = min(e for e, v in trained.items() if v == best)  # ties: the earliest epoch
-    return MetricResult(trained[best_epoch], best_epoch, values[final_epoch], final_epoch)
+    best_epoch = run.best_epoch
+    best = values.get(best_epoch) if best_epoch is not None else None
+    return MetricResult(best, None if best is None else best_epoch, values[final_epoch], final_epoch)
 
 
 def aligned(runs, metric: str) -> tuple[list[int], list[list[float | None]]]:
@@ -256,14 +253,14 @@ def _groups(runs, flats: list[dict], results: dict, metric: str) -> list[stats.G
         return []
     summaries = [{m: {"best": stats.summarize([results[m][i].best for i in g]),
                       "final": stats.summarize([results[m][i].final for i in g])} for m in results} for g in members]
-    finals = [stats.finite([results[metric][i].final for i in g]) for g in members]
+    values = [stats.finite([results[metric][i].best for i in g]) for g in members]
     keys = group_keys([flats[g[0]] for g in members])
     other = tie_breaker(metric)
     order = stats.rank(summaries, metric, higher_is_better(metric), other)
     top = order[0] if order else None
     groups = []
     for k in order + [k for k in range(len(members)) if k not in order]:  # groups without a value last
-        test, outcome, verdict = stats.judge(finals[k], finals[top] if order else [], summaries[k],
+        test, outcome, verdict = stats.judge(values[k], values[top] if order else [], summaries[k],
                                              summaries[top] if order else {}, metric, other, k == top)
         label = sweeplabels.label_for(runs[members[k][0]].path, seed=False) or " ".join(  # a sweep's own words
             f"{key}={_text(v)}" for key, v in keys[k].items()) or str(flats[members[k][0]].get("name"))

@@ -20,7 +20,7 @@ import yaml
 
 from dlcc.config import yaml_load
 from dlcc.errors import RunError
-from dlcc.runs import folder
+from dlcc.runs import best, folder
 from dlcc.runs.folder import FINISHED, Summary
 from dlcc.runs.metrics_csv import read_metrics
 
@@ -88,6 +88,20 @@ class RunFolder:
         if restored and best is not None and any(r["epoch"] == best for r in self.rows):
             return best
         return self.last_epoch
+
+    @property
+    def best_epoch(self) -> int | None:
+        """summary.json's best epoch; for a run still going (or stopped before it wrote one), the
+        same rule applied to the rows so far (runs/best.py)."""
+        if self.summary.best_epoch is not None:
+            return self.summary.best_epoch
+        has_val = any(r.get("val_loss") is not None for r in self.rows)
+        return best.best_epoch(self.rows, *best.monitor(self.config, has_val))
+
+    @property
+    def monitor(self) -> str:
+        """The metric that decides the best epoch (runs/best.py)."""
+        return best.monitor(self.config, any(r.get("val_loss") is not None for r in self.rows))[0]
 
     @property
     def partial(self) -> bool:

@@ -230,11 +230,11 @@ def format_p(p: float) -> str:
 class Group:
     """Runs of one config over several seeds (indices into Comparison.runs), summarized and tested.
 
-    stats:   metric -> {"best": Stat of the runs' best-epoch values (None for test_*),
-                        "final": Stat of their final values}
+    stats:   metric -> {"best": Stat of the runs' values at their best epochs (runs/best.py;
+                        for test_*, the kept model's), "final": Stat of their final values}
     keys:    the config keys that tell the groups apart -> this group's value; label: "k=v k=v"
     rank:    1 for the best group by the deciding metric; None when no run of the group has a value
-    test:    Welch's test of the final values against the rank-1 group (None: not possible)
+    test:    Welch's test of the best values against the rank-1 group (None: not possible)
     outcome: best | worse | not distinguishable | tied | no test | no value; verdict: in a sentence
     """
 
@@ -253,11 +253,11 @@ class Group:
         return None if self.test is None else self.test.p
 
     def to_json(self, metric: str) -> dict:
-        """The deciding metric's final-value statistics and test at the top, then every metric."""
-        best, test = self.stats[metric]["best"], self.test
-        top = _stat_json(self.stats[metric]["final"]) or {"n": 0, "mean": None, "std": None, "ci95": None}
+        """The deciding metric's best-value statistics and test at the top, then every metric."""
+        final, test = self.stats[metric]["final"], self.test
+        top = _stat_json(self.stats[metric]["best"]) or {"n": 0, "mean": None, "std": None, "ci95": None}
         return {"rank": self.rank, "label": self.label, "keys": self.keys, "runs": list(self.members),
-                "seeds": list(self.seeds), **top, "best_epoch_mean": None if best is None else best.mean,
+                "seeds": list(self.seeds), **top, "final_mean": None if final is None else final.mean,
                 "p_value": self.p_value, "t": None if test is None else test.t,
                 "df": None if test is None else test.df, "outcome": self.outcome, "verdict": self.verdict,
                 "metrics": {m: {k: _stat_json(s) for k, s in v.items()} for m, v in self.stats.items()}}
@@ -268,28 +268,29 @@ def _stat_json(s: Stat | None) -> dict | None:
 
 
 def rank(summaries: list[dict], metric: str, higher: bool, other: str | None) -> list[int]:
-    """Indices of the groups with a final `metric`, best first: by mean; equal means (to 12 digits)
-    by the mean final `other` (the loss on the same split; lower first), then in the order given."""
+    """Indices of the groups with a best `metric` (runs/best.py), best first: by mean; equal means
+    (to 12 digits) by the mean best `other` (the loss on the same split; lower first), then in the
+    order given."""
     def key(k: int) -> tuple:
-        mine = rounded(summaries[k][metric]["final"].mean)
-        loss = summaries[k].get(other, {}).get("final") if other else None
+        mine = rounded(summaries[k][metric]["best"].mean)
+        loss = summaries[k].get(other, {}).get("best") if other else None
         return (-mine if higher else mine, math.inf if loss is None else rounded(loss.mean), k)
 
-    return sorted((k for k, s in enumerate(summaries) if s[metric]["final"] is not None), key=key)
+    return sorted((k for k, s in enumerate(summaries) if s[metric]["best"] is not None), key=key)
 
 
 def judge(values: list[float], best: list[float], mine: dict, top: dict, metric: str, other: str | None,
           is_best: bool) -> tuple[Welch | None, str, str]:
-    """(test, outcome, verdict) of a group with final values `values` and summaries `mine`, against
+    """(test, outcome, verdict) of a group with best values `values` and summaries `mine`, against
     the rank-1 group's `best` and `top`; a group with the best mean lost on `other` is "tied"."""
     if not values:
-        return None, "no value", f"no final {metric} recorded"
+        return None, "no value", f"no {metric} at a best epoch recorded"
     if is_best:
         return None, "best", "best"
-    if rounded(mine[metric]["final"].mean) != rounded(top[metric]["final"].mean):
+    if rounded(mine[metric]["best"].mean) != rounded(top[metric]["best"].mean):
         return against_best(values, best)
     test = welch(values, best) if len(values) > 1 and len(best) > 1 else None
-    losses = [s.get(other, {}).get("final") if other else None for s in (mine, top)]
+    losses = [s.get(other, {}).get("best") if other else None for s in (mine, top)]
     same = f"not distinguishable from the best: the same mean {metric}"
     if None in losses or rounded(losses[0].mean) == rounded(losses[1].mean):
         return test, "tied", f"{same}; listed in the order given"

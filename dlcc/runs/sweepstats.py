@@ -71,10 +71,10 @@ class SweepStats:
 
 
 def default_metric(results: list[dict]) -> str:
-    """final_val_accuracy when any run recorded it (classification), else final_val_loss: what
-    `dlcc compare` ranks groups by, so the plot's star and compare's winner agree."""
-    return "final_val_accuracy" if any(r.get("final_val_accuracy") is not None for r in results) \
-        else "final_val_loss"
+    """best_val_accuracy when any run recorded it (classification), else best_val_loss: what
+    `dlcc compare` ranks groups by (runs/best.py), so the plot's star and compare's winner agree."""
+    return "best_val_accuracy" if any(r.get("best_val_accuracy") is not None for r in results) \
+        else "best_val_loss"
 
 
 def status_counts(results: list[dict]) -> dict[str, int]:
