@@ -107,8 +107,8 @@ def test_a_learning_rate_that_works_does_not_trip_the_rule(tmp_path):
     assert result.exit_code == 0 and "diverging" not in result.stderr
 
 
-COMMANDS = [["train"], ["validate"], ["eval"], ["runs"], ["compare"], ["plot"], ["sweep"], ["gradcheck"],
-            ["datasets"], ["data", "import"], ["data", "download"], []]
+COMMANDS = [["train"], ["validate"], ["eval"], ["predict"], ["runs"], ["compare"], ["plot"], ["report"], ["sweep"],
+            ["gradcheck"], ["datasets"], ["data", "import"], ["data", "download"], []]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "dlcc")
