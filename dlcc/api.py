@@ -21,7 +21,7 @@ import numpy as np
 from dlcc import build
 from dlcc import config as config_mod
 from dlcc.data.download import offline
-from dlcc.errors import ConfigError, DataError, RunError
+from dlcc.errors import ConfigError, DataError, Note, RunError
 from dlcc.nn import gradcheck as gc
 from dlcc.nn.metrics import predicted_classes
 from dlcc.report.page import write_report
@@ -62,7 +62,7 @@ def validate(config, overrides=None, *, name: str | None = None, seed: int | Non
     return cfg
 
 
-class ConfigNote(UserWarning):
+class ConfigNote(Note):
     """Something the config loader did that the user may not expect (it is not an error)."""
 
 

@@ -18,7 +18,7 @@ from typing import Annotated, Optional
 import typer
 from typer.core import TyperGroup
 
-from dlcc.errors import DlccError
+from dlcc.errors import DlccError, Note
 from dlcc.version import __version__
 
 
@@ -27,8 +27,8 @@ def _err(message: str) -> None:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """The API's notes (dlcc.api.ConfigNote) as one `note:` line; other warnings as Python prints them."""
-    if category.__name__ == "ConfigNote":
+    """dlcc's notes (dlcc.errors.Note) as one `note:` line; other warnings as Python prints them."""
+    if issubclass(category, Note):  # dlcc.errors.Note, dlcc.api.ConfigNote
         _err(f"note: {message}")
     else:
         _err(warnings.formatwarning(message, category, filename, lineno, line).rstrip())
@@ -761,6 +761,8 @@ def gradcheck(
     from dlcc.nn import gradcheck as gc
 
     tolerance = gc.DEFAULT_TOLERANCE if tolerance is None else tolerance
+    if not 0 < tolerance < float("inf"):  # NaN too: every comparison with it is false
+        raise DlccError(f"--tolerance {tolerance}: expected a positive number such as 1e-5")
     results = api.gradcheck(config, overrides=set_, batch=batch, max_elements=max_elements)
     failed = [r.name for r in results if not r.rel_error <= tolerance]
     if json_out:

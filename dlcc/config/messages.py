@@ -17,6 +17,13 @@ from dlcc.config.schema import VARIANTS, Config
 _TYPE_LABELS = ("function-", "literal[", "constrained-", "list[", "dict[", "union[", "nullable[")
 
 
+def shorten(text, limit: int = 80) -> str:
+    """Text cut to `limit` characters with a note of how long it was: a 100,000-character value
+    in an error message would bury the message."""
+    text = str(text)
+    return text if len(text) <= limit else f"{text[:limit - 20]}... ({len(text):,} characters)"
+
+
 def did_you_mean(word: str, choices) -> str:
     """`; did you mean 'X'?` for the closest of `choices`, or "" if none is close."""
     hint = difflib.get_close_matches(word, choices, n=1)
@@ -42,7 +49,7 @@ def format_errors(exc: ValidationError, source: str, blame: dict | None = None) 
             msg = (f"unknown key here ('{loc[-1]}' is a setting of another variant)" if hint == f"; did you mean '{loc[-1]}'?"
                    else "unknown key" + hint)
         elif err["type"] not in ("missing",) and "input" in err and not isinstance(err["input"], (dict, list)):
-            msg += f" (got {err['input']!r})"
+            msg += f" (got {shorten(repr(err['input']))})"
         lines.append(f"{source_here}: {path}: {msg}")
     # pydantic reports one error per union branch for `int | "full"`; keep the lines unique.
     return "\n".join(dict.fromkeys(lines))

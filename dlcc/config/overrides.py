@@ -13,8 +13,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from dlcc.config.messages import did_you_mean
+from dlcc.config.messages import did_you_mean, shorten
 from dlcc.config.schema import VARIANTS, Config, InitSpec
+from dlcc.data import DATASETS
 from dlcc.config.yamlio import to_dict, yaml_load
 from dlcc.errors import ConfigError
 
@@ -55,6 +56,11 @@ def apply_overrides(raw: dict, resolved: Config, overrides, source: str, notes: 
         except ValidationError:
             pass  # e.g. a csv dataset whose path comes later: the schema judges at the end
     full = to_dict(resolved)
+    dataset = (raw.get("data") or {}).get("dataset") if isinstance(raw.get("data"), dict) else None
+    if "data" in switched and dataset in DATASETS and isinstance(full.get("data"), dict):
+        # The new dataset's options are settable even while the config is not valid yet (a csv
+        # dataset needs its path, which a later --set gives).
+        full["data"]["options"] = {k: None for k in DATASETS[dataset].options_model.model_fields}
     for key, value in pairs:
         if key in SWITCHES and isinstance(value, str):
             continue
@@ -64,8 +70,10 @@ def apply_overrides(raw: dict, resolved: Config, overrides, source: str, notes: 
             here = ".".join(parts[: depth + 1])
             index: Any = part
             if isinstance(known, list):
-                if not part.isdigit() or int(part) >= len(known):
-                    raise ConfigError(f"--set {key}: '{here}' is not an index of a {len(known)}-item list")
+                # ASCII digits only: str.isdigit() also accepts '²', which int() does not
+                if not (part.isascii() and part.isdigit()) or int(part) >= len(known):
+                    raise ConfigError(f"--set {shorten(key)}: '{shorten(here)}' is not an index of a "
+                                      f"{len(known)}-item list (0..{len(known) - 1})")
                 index = int(part)
             elif isinstance(known, dict) and part in known:
                 pass
@@ -100,11 +108,12 @@ def _parse_item(item: str) -> tuple[str, Any]:
     """`KEY=VALUE` text -> (key, value), VALUE parsed as YAML."""
     key, sep, text = item.partition("=")
     if not sep or not key:
-        raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set optimizer.lr=0.05")
+        raise ConfigError(f"--set {shorten(repr(item))}: expected KEY=VALUE, e.g. --set optimizer.lr=0.05")
     try:
         return key, yaml_load(text)
-    except yaml.YAMLError:
-        raise ConfigError(f"--set {key}: cannot parse value {text!r} as a YAML scalar") from None
+    except yaml.YAMLError as exc:
+        why = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"--set {shorten(key)}: cannot parse value {shorten(repr(text))} as YAML ({shorten(why)})") from None
 
 
 def _switch(raw: dict, key: str, value: str, explicit: set) -> list[str]:
@@ -134,5 +143,5 @@ def _has(container: Any, index: Any) -> bool:
 def _unknown_path(key: str, here: str, choices: list[str]) -> str:
     maybe = did_you_mean(here.rsplit(".", 1)[-1], choices)
     allowed = f" (allowed here: {', '.join(map(str, choices))})" if choices else ""
-    return f"--set {key}: unknown config key '{here}'{maybe}{allowed}"
+    return f"--set {shorten(key)}: unknown config key '{shorten(here)}'{maybe}{allowed}"
 

@@ -49,9 +49,7 @@ class InitSpec(Frozen):
     std: Annotated[float, Field(gt=0)] | None = None
     limit: Annotated[float, Field(gt=0)] | None = None
     value: float | None = None
-
     _PARAMS = {"normal": "std", "uniform": "limit", "constant": "value"}
-
     _shorthand = model_validator(mode="before")(lambda v: _name_shorthand(v))
 
     @model_validator(mode="after")
@@ -106,6 +104,9 @@ class ModelConfig(Frozen):
         for i, layer in enumerate(hidden):
             if layer.activation == "softmax":
                 raise ValueError(f"layers.{i}.activation: softmax is only allowed on the output layer")
+        if last.activation == "softmax" and last.units == 1:
+            raise ValueError(f"layers.{len(hidden)}: a softmax over one unit is always 1 and learns nothing; use 2+ "
+                             "units for classes, sigmoid for two classes, or linear for regression")
         if last.dropout > 0:
             raise ValueError(f"layers.{len(hidden)}.dropout: dropout on the output layer is not allowed")
         return self
@@ -338,6 +339,9 @@ class Config(Frozen):
             )
         if self.loss == "binary_cross_entropy" and out != "sigmoid":
             raise ValueError(f"loss: binary_cross_entropy needs a sigmoid output layer (the last layer is '{out}')")
+        if getattr(self.schedule, "min_lr", 0) > self.optimizer.lr:
+            raise ValueError(f"schedule.min_lr: {self.schedule.min_lr:g} is above optimizer.lr ({self.optimizer.lr:g}); "
+                             "the rate falls from lr towards min_lr, so min_lr must not be larger")
         every, epochs = self.diagnostics.snapshots, self.training.epochs
         if every is not None and epochs // every > MAX_SNAPSHOTS:
             raise ValueError(f"diagnostics.snapshots: every {every} epoch(s) of {epochs} would keep "

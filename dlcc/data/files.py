@@ -98,7 +98,8 @@ def user_file(option: str) -> Path:
     """The file data.options.path names; a relative path is read from the current directory."""
     path = Path(option).expanduser()
     if not path.is_file():
-        what = "is a folder, not a file" if path.is_dir() else "no such file"
+        what = ("is a folder, not a file" if path.is_dir() else
+                "is not a regular file (a pipe or a device)" if path.exists() else "no such file")
         cwd = "" if path.is_absolute() else f" (relative to the current folder, {Path.cwd()})"
         raise DataError(f"data.options.path: {path}: {what}{cwd}")
     return path
@@ -149,13 +150,7 @@ def is_number(cell: str) -> bool:
 def npz_archive(o: NpzOptions, rng: np.random.Generator) -> Loaded:
     """x reshaped to (n, d) float64; optional x_test / y_test become the official test split."""
     path = user_file(o.path)
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as error:
-        raise DataError(
-            f"data.options.path: {path} is not an .npz archive of plain arrays ({error})"
-        ) from None
+    arrays = load_npz(path, "data.options.path: ")
     for required in ("x", "y"):
         if required not in arrays:
             held = ", ".join(arrays) or "nothing"
@@ -163,7 +158,7 @@ def npz_archive(o: NpzOptions, rng: np.random.Generator) -> Loaded:
     if ("x_test" in arrays) != ("y_test" in arrays):
         raise DataError(f"{path}: give both x_test and y_test, or neither")
     pairs = [("x", "y")] + ([("x_test", "y_test")] if "x_test" in arrays else [])
-    xs = [features_matrix(arrays[xk], arrays[yk], f"{path}: {xk}") for xk, yk in pairs]
+    xs = [features_matrix(arrays[xk], arrays[yk], f"{path}: {xk}", f"{path}: {yk}") for xk, yk in pairs]
     if len(xs) == 2 and xs[0].shape[1] != xs[1].shape[1]:
         raise DataError(
             f"{path}: x has {xs[0].shape[1]} features per example but x_test has {xs[1].shape[1]}"
@@ -184,12 +179,37 @@ def npz_archive(o: NpzOptions, rng: np.random.Generator) -> Loaded:
     )
 
 
-def features_matrix(x: np.ndarray, y: np.ndarray, where: str) -> np.ndarray:
-    """x as an (n, d) float64 matrix with finite values and as many rows as y."""
+def load_npz(path: Path, where: str = "") -> dict[str, np.ndarray]:
+    """The arrays of an .npz archive (allow_pickle=False); a .npy file, a pickle or a damaged
+    archive is a DataError naming the file."""
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a .npy file: one bare array
+            raise DataError(f"{where}{path} is a .npy file holding one array; an .npz archive with named "
+                            "arrays is needed (numpy.savez(path, x=x, y=y))")
+        with loaded as archive:
+            return {key: archive[key] for key in archive.files}
+    except (OSError, ValueError, EOFError, MemoryError, zipfile.BadZipFile) as error:
+        raise DataError(f"{where}{path} is not an .npz archive of plain arrays ({str(error)[:200]})") from None
+
+
+def features_matrix(x: np.ndarray, y: np.ndarray, where: str, targets: str) -> np.ndarray:
+    """x as an (n, d) float64 matrix with finite values and as many rows as y: n >= 1 examples
+    of d >= 1 numbers each; y an array (n,) or (n, k) of numbers or labels."""
     if x.dtype.kind not in "biuf" or x.ndim == 0:
         raise DataError(f"{where} has dtype {x.dtype}, shape {x.shape}; expected numbers (n, ...)")
+    if y.ndim == 0 or y.dtype.kind not in "biufUS" or y.ndim > 2:
+        raise DataError(f"{targets} has dtype {y.dtype}, shape {y.shape}; expected one label or value per "
+                        "example, (n,) or (n, k), numbers or text")
+    if len(x) == 0:
+        raise DataError(f"{where} has no examples (shape {x.shape})"
+                        + ("; leave x_test and y_test out to hold out data.test of x instead" if "test" in where else ""))
+    if x[0].size == 0:
+        raise DataError(f"{where} has no features (shape {x.shape}); each example needs at least one number")
     if len(x) != len(y):
         raise DataError(f"{where} has {len(x)} examples but its targets have {len(y)}")
+    if y.ndim == 2 and y.shape[1] == 0:
+        raise DataError(f"{targets} has shape {y.shape}: no target values")
     x = x.reshape(len(x), -1).astype(np.float64)
     if not np.isfinite(x).all():
         raise DataError(f"{where} holds NaN or infinite values")
@@ -208,6 +228,7 @@ def labels_or_targets(parts: list[np.ndarray], task: str, where: str):
     if numeric and not np.isfinite(values.astype(np.float64)).all():
         raise DataError(f"{where} holds NaN or infinite values")
     if task == "auto":
+        refuse_ambiguous(values, where)
         task = "classification" if looks_categorical(values) else "regression"
     if task == "regression":
         if not numeric:
@@ -236,6 +257,21 @@ def label_name(value) -> str:
         return str(value)
     value = float(value)
     return str(int(value)) if value.is_integer() else repr(value)
+
+
+def refuse_ambiguous(values: np.ndarray, where: str) -> None:
+    """Targets that would silently become a regression although they were meant as classes (task
+    auto): one distinct value, or 0/1 columns that are not one-hot rows."""
+    if values.dtype.kind in "biuf" and len(np.unique(values[:, 0] if values.shape[1] == 1 else values, axis=0)) < 2:
+        raise DataError(f"{where} has a single distinct value ({label_name(values.flat[0])}): classification "
+                        "needs 2 or more classes, and there is nothing to regress; check the file, or set "
+                        "data.options.task: regression to fit a constant")
+    if values.shape[1] > 1 and values.dtype.kind in "biuf" and np.all((values == 0) | (values == 1)) \
+            and not is_one_hot(values):
+        row = int(np.flatnonzero(values.sum(axis=1) != 1)[0])
+        raise DataError(f"{where} has 0/1 columns but row {row} holds {int(values[row].sum())} ones, so these "
+                        "are not one-hot rows (one 1 per row); fix the rows to classify, or set "
+                        "data.options.task: regression to fit the columns as numbers")
 
 
 def looks_categorical(values: np.ndarray) -> bool:

@@ -18,14 +18,13 @@ Every problem is a DataError naming the file, and the line and column where ther
 from __future__ import annotations
 
 import gzip
-import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from dlcc.data.files import is_number, label_name, numeric_columns, read_csv
+from dlcc.data.files import is_number, label_name, load_npz, numeric_columns, read_csv
 from dlcc.data.idx import parse_idx
 from dlcc.errors import DataError
 
@@ -113,17 +112,15 @@ def _csv(path: Path, spec: InputSpec, delimiter: str) -> Table:
 
 
 def _npz(path: Path, spec: InputSpec) -> Table:
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as error:
-        raise DataError(f"{path}: not an .npz archive of plain arrays ({error})") from None
+    arrays = load_npz(path)
     if "x" not in arrays:
         raise DataError(f"{path}: no array 'x' (it holds {', '.join(arrays) or 'nothing'}); "
                         "put the examples in x, one per row")
     x, y = arrays["x"], arrays.get("y")
-    if x.dtype.kind not in "biuf" or x.ndim == 0:
-        raise DataError(f"{path}: x has dtype {x.dtype}, shape {x.shape}; expected numbers (n, ...)")
+    if x.dtype.kind not in "biuf" or x.ndim == 0 or len(x) == 0:
+        raise DataError(f"{path}: x has dtype {x.dtype}, shape {x.shape}; expected numbers (n, ...), n >= 1")
+    if y is not None and y.ndim == 0:
+        raise DataError(f"{path}: y is a single value (shape ()); expected one target per example")
     x = _check_width(x.reshape(len(x), -1).astype(np.float64), spec, f"{path}: x")
     if y is not None and len(y) != len(x):
         raise DataError(f"{path}: x has {len(x)} examples but y has {len(y)}")

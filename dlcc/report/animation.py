@@ -8,8 +8,10 @@ drawn exactly as `--kind boundary` draws one run, and the last frame is the kept
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
+from dlcc import atomic
 from dlcc.errors import DlccError
 from dlcc.report.plots import DPI, boundary_axes, draw_surface, legend_below, styled
 
@@ -32,15 +34,18 @@ def boundary_gif(frames: list, label: str, out: Path) -> Path:
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         writer = PillowWriter(fps=fps)
-        with writer.saving(fig, str(out), dpi=DPI):
-            for i, (epoch, surface) in enumerate(frames):
-                last = i == len(frames) - 1
-                note = " (best, restored)" if last and restored else ""
-                draw_surface(ax, surface, f"{label}, epoch {epoch}{note}")
-                if i == 0:
-                    legend_below(fig, ax)
-                for _ in range(1 + (int(HOLD * fps) if last else 0)):
-                    writer.grab_frame()
+        with tempfile.TemporaryDirectory() as tmp:  # drawn there, then moved into place: never via a symlink
+            gif = Path(tmp) / "boundary.gif"
+            with writer.saving(fig, str(gif), dpi=DPI):
+                for i, (epoch, surface) in enumerate(frames):
+                    last = i == len(frames) - 1
+                    note = " (best, restored)" if last and restored else ""
+                    draw_surface(ax, surface, f"{label}, epoch {epoch}{note}")
+                    if i == 0:
+                        legend_below(fig, ax)
+                    for _ in range(1 + (int(HOLD * fps) if last else 0)):
+                        writer.grab_frame()
+            atomic.write_bytes(out, gif.read_bytes())
     except OSError as exc:
         raise DlccError(f"{out}: cannot write the animation: {exc.strerror or exc}") from None
     return out

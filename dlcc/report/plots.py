@@ -15,9 +15,11 @@ Runs of a sweep are named in legends by their swept values (lr=0.1), not by thei
 from __future__ import annotations
 
 import functools
+import io
 import math
 from pathlib import Path
 
+from dlcc import atomic
 from dlcc.errors import DlccError
 from dlcc.runs.compare import aligned, curve, group_curve
 from dlcc.runs.sweeplabels import label_for
@@ -73,8 +75,13 @@ def save(fig, out: Path) -> Path:
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         # PNG unless the name asks for another format matplotlib writes (.svg, .pdf, ...)
-        png = {"format": "png", "pil_kwargs": {"optimize": True}} if out.suffix.lower() in (".png", "") else {}
-        fig.savefig(out, dpi=DPI, **png)
+        suffix = out.suffix.lower().lstrip(".")
+        kind = {"format": "png", "pil_kwargs": {"optimize": True}} if suffix in ("png", "") else {"format": suffix}
+        buf = io.BytesIO()
+        fig.savefig(buf, dpi=DPI, **kind)
+        atomic.write_bytes(out, buf.getvalue())  # replaces a symlink at `out`, never writes through it
+    except DlccError:
+        raise
     except OSError as exc:
         raise DlccError(f"{out}: cannot write the image: {exc.strerror or exc}") from None
     except ValueError as exc:  # an extension matplotlib has no writer for

@@ -23,6 +23,8 @@ import hashlib
 import io
 import json
 import math
+import os
+import stat
 import time
 import zipfile
 from dataclasses import dataclass
@@ -31,7 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from dlcc import atomic
-from dlcc.errors import RunError
+from dlcc.errors import RunDamaged, RunError
+from dlcc.runs import validate
 
 CONFIG, METRICS, SUMMARY, MODEL, CHECKPOINT, EVAL = (
     "config.yaml", "metrics.csv", "summary.json", "model.npz", "checkpoint.npz", "eval.json")
@@ -59,9 +62,7 @@ def create_run_dir(runs_dir: Path, name: str, stamp: bool = True) -> Path:
         except OSError as exc:
             raise RunError(f"{runs_dir / name}: cannot create the run folder: {exc.strerror or exc}") from None
         return runs_dir / name
-    stem = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    for k in range(1, 10_000):
-        path = runs_dir / (stem if k == 1 else f"{stem}-{k}")
+    for path in candidate_names(runs_dir, name):
         try:
             path.mkdir()
             return path
@@ -69,7 +70,14 @@ def create_run_dir(runs_dir: Path, name: str, stamp: bool = True) -> Path:
             continue
         except OSError as exc:
             raise RunError(f"{path}: cannot create the run folder: {exc.strerror or exc}") from None
-    raise RunError(f"{runs_dir}: too many run folders named {stem}-*")
+    raise RunError(f"{runs_dir}: too many run folders named {name}-<this second>-*")
+
+
+def candidate_names(runs_dir: Path, name: str):
+    """RUNS_DIR/<name>-<YYYYMMDD-HHMMSS>, then the same with -2, -3, ... appended."""
+    stem = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    for k in range(1, 10_000):
+        yield Path(runs_dir) / (stem if k == 1 else f"{stem}-{k}")
 
 
 # --------------------------------------------------------------------------- summary.json
@@ -128,28 +136,18 @@ class Summary:
         a key of the wrong type or an unknown status is a RunError naming the file and the key;
         keys this version does not know are kept in `extra` and written back."""
         if not isinstance(data, dict):
-            raise RunError(f"{path}: expected a JSON object, got {type(data).__name__}")
-        if data.get("status") not in STATUSES:
-            raise RunError(f"{path}: status is {data.get('status')!r}; expected one of {', '.join(STATUSES)}")
+            raise RunDamaged(f"{path}: expected a JSON object, got {type(data).__name__}")
+        if not isinstance(data.get("status"), str) or data["status"] not in STATUSES:
+            raise RunDamaged(f"{path}: status is {validate._show(data.get('status'))}; expected one of "
+                             f"{', '.join(STATUSES)}")
         fields = [f for f in dataclasses.fields(cls) if f.name not in ("status", "extra")]
         values = {"extra": {k: v for k, v in data.items() if k not in {f.name for f in fields} | {"status"}}}
         for f in fields:
             if data.get(f.name) is None:
                 continue
-            value, types = data[f.name], _SUMMARY_TYPES[f.name]
-            if value is not None and not (isinstance(value, types) and not isinstance(value, bool)):
-                raise RunError(f"{path}: '{f.name}' is {value!r}, which is not what dlcc writes there")
+            value = validate.summary_value(f.name, data[f.name], path)  # types, ranges, sizes
             values[f.name] = tuple(value) if f.name == "warnings" else value
         return cls(status=data["status"], **values)
-
-
-_SUMMARY_TYPES = {
-    "name": str, "dataset": str, "task": str, "epochs_completed": int, "best_epoch": int, "best": dict,
-    "test": dict, "seconds": (int, float), "seed": int, "parameters": int, "examples": dict,
-    "class_names": list, "feature_names": list, "target_name": str,
-    "dlcc_version": str, "numpy_version": str, "python_version": str, "created": str, "resumed": int,
-    "members": list, "warnings": list, "stop_reason": str, "error": str,
-}
 
 
 def write_summary(run_dir: Path, summary: Summary) -> None:
@@ -173,19 +171,16 @@ def write_json(path: Path, data) -> None:
 
 
 def read_json(path: Path):
-    """JSON from a run folder; missing, truncated or hand-mangled files are RunErrors."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RunError(f"{path}: missing; is {Path(path).parent} a dlcc run folder?") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RunError(f"{path}: cannot read it: {getattr(exc, 'strerror', None) or exc}") from None
-    if not text.strip():
-        raise RunError(f"{path}: the file is empty; the run folder is damaged")
+    """JSON from a run folder; missing, truncated, oversized or hand-mangled files are RunErrors."""
+    if not Path(path).exists():
+        raise RunError(f"{path}: missing; is {Path(path).parent} a dlcc run folder?")
+    text = validate.read_text(Path(path), validate.JSON_BYTES)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise RunError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg}); was it truncated or edited?") from None
+        raise RunDamaged(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg}); was it truncated or edited?") from None
+    except RecursionError:
+        raise RunDamaged(f"{path}: nested too deeply to be what dlcc writes; the file is damaged") from None
 
 
 def _jsonable(value):
@@ -218,7 +213,8 @@ def read_model(run_dir: Path, members: int) -> tuple[list[dict], tuple | None, t
     """(one parameter dict per member, (norm_shift, norm_scale) or None, (target_shift,
     target_scale) or None) from model.npz."""
     path = Path(run_dir) / MODEL
-    arrays = _read_npz(path, "cannot read it as a NumPy .npz archive; the run folder is damaged")
+    arrays = read_npz(path, "cannot read it as a NumPy .npz archive; the run folder is damaged")
+    validate.check_model(arrays, path)
     norm, targets = (tuple(arrays.pop(k) for k in keys) if all(k in arrays for k in keys) else None
                      for keys in (NORM_KEYS, TARGET_KEYS))
     if members == 1:
@@ -253,12 +249,14 @@ def read_checkpoint(run_dir: Path, members: int) -> tuple[dict, str]:
     if not path.exists():
         raise RunError(f"{path}: no checkpoint (the run stopped before its first epoch finished?)")
     damaged = "the checkpoint is damaged and cannot be read; the run cannot be resumed, train it again"
-    arrays = _read_npz(path, damaged)
+    arrays = read_npz(path, damaged)
     try:
-        info = json.loads(str(arrays.pop("info")))
-        digest = str(arrays.pop("config_sha256"))
-    except (KeyError, ValueError) as exc:
-        raise RunError(f"{path}: {damaged} ({exc})") from None
+        info, digest = arrays.pop("info"), arrays.pop("config_sha256")
+        if info.dtype.kind != "U" or info.ndim or digest.dtype.kind != "U" or digest.ndim:
+            raise ValueError("info and config_sha256 must be text")
+        info, digest = json.loads(str(info)), str(digest)
+    except (KeyError, ValueError, RecursionError) as exc:
+        raise RunDamaged(f"{path}: {damaged} ({type(exc).__name__}: {str(exc)[:200]})") from None
     state = {"members": [{part: _part(arrays, f"m{i}.{part}.") for part in CHECKPOINT_PARTS}
                          for i in range(1, members + 1)], "info": info}
     for member in state["members"]:
@@ -278,11 +276,22 @@ def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     atomic.write_bytes(path, buf.getvalue())
 
 
-def _read_npz(path: Path, damaged: str) -> dict[str, np.ndarray]:
+def read_npz(path: Path, damaged: str) -> dict[str, np.ndarray]:
+    """The arrays of an .npz run file; anything but an archive of plain arrays within
+    validate.NPZ_BYTES (a .npy, a pickle, a FIFO, a truncated zip, an array header that claims
+    more than the file holds) is RunDamaged."""
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        status = os.stat(path)
+        if not stat.S_ISREG(status.st_mode) or status.st_size > validate.NPZ_BYTES:
+            raise RunDamaged(f"{path}: not a regular file of at most {validate.NPZ_BYTES:,} bytes; {damaged}")
+        npz = np.load(path, allow_pickle=False)
+        if not isinstance(npz, np.lib.npyio.NpzFile):
+            raise ValueError("a single .npy array, not an .npz archive")
+        with npz:
+            if sum(info.file_size for info in npz.zip.infolist()) > validate.NPZ_BYTES:
+                raise ValueError(f"larger than the {validate.NPZ_BYTES:,} bytes dlcc writes at most")
             return {k: npz[k] for k in npz.files}
     except FileNotFoundError:
         raise RunError(f"{path}: missing") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise RunError(f"{path}: {damaged} ({exc})") from None
+    except (OSError, ValueError, EOFError, MemoryError, zipfile.BadZipFile) as exc:
+        raise RunDamaged(f"{path}: {damaged} ({str(exc)[:200]})") from None

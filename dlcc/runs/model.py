@@ -24,7 +24,7 @@ from dlcc import build
 from dlcc import config as config_mod
 from dlcc.data import DATASETS
 from dlcc.data.inputs import InputSpec
-from dlcc.errors import ConfigError, RunError
+from dlcc.errors import ConfigError, RunDamaged, RunError
 from dlcc.nn.ensemble import Ensemble
 from dlcc.nn.network import Network
 from dlcc.runs import folder
@@ -119,6 +119,11 @@ def load_model(run: RunFolder) -> Model:
     nets = [_network(run, cfg, first.shape[0], member, i) for i, member in enumerate(params, start=1)]
     net = nets[0] if len(nets) == 1 else Ensemble(nets)
     classification = run.task == "classification"
+    for what, pair, size in (("norm_shift/norm_scale", norm, first.shape[0]),
+                             ("target_shift/target_scale", targets, cfg.model.layers[-1].units)):
+        if pair is not None and any(a.shape != (size,) for a in pair):
+            raise RunDamaged(f"{run.path / folder.MODEL}: {what} have shapes {pair[0].shape}, {pair[1].shape}; "
+                             f"expected ({size},), one per {'input' if 'norm' in what else 'output'}")
     if not classification and cfg.data.standardize_targets and targets is None:
         raise RunError(f"{run.path / folder.MODEL}: config.yaml says the targets were standardized "
                        "(data.standardize_targets), but there is no target_shift / target_scale")

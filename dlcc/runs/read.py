@@ -18,9 +18,11 @@ from pathlib import Path
 
 import yaml
 
+from dlcc import config as config_mod
 from dlcc.config import yaml_load
-from dlcc.errors import RunError
-from dlcc.runs import best, folder
+from dlcc.config.safe_yaml import problem
+from dlcc.errors import ConfigError, RunDamaged, RunError
+from dlcc.runs import best, folder, lock, validate
 from dlcc.runs.folder import FINISHED, Summary
 from dlcc.runs.metrics_csv import read_metrics
 
@@ -113,16 +115,22 @@ def read(path: str | Path) -> RunFolder:
     path = Path(path)
     _check_is_run_dir(path)
     _, config = read_config(path / folder.CONFIG)
+    _check_config(config, path / folder.CONFIG)
     summary = Summary.from_json(folder.read_json(path / folder.SUMMARY), path / folder.SUMMARY)
-    columns, rows, notes = read_metrics(path / folder.METRICS, _read_text(path / folder.METRICS))
+    metrics = _read_text(path / folder.METRICS, validate.METRICS_BYTES)
+    columns, rows, notes = read_metrics(path / folder.METRICS, metrics)
+    training = config.get("training")
+    planned = training.get("epochs") if isinstance(training, dict) else None
+    validate.check_rows(rows, path / folder.METRICS, planned if isinstance(planned, int) else None)
     has_model = (path / folder.MODEL).is_file()
     return RunFolder(path, config, summary, columns, tuple(rows), has_model,
-                     tuple(notes + _partial_notes(summary, rows, has_model)))
+                     tuple(notes + _partial_notes(summary, rows, has_model, path)))
 
 
 def is_run_dir(path: Path) -> bool:
-    """A folder holding at least one of the files `dlcc train` writes first."""
-    return path.is_dir() and any((path / name).is_file() for name in FILES)
+    """A folder holding at least one of the files `dlcc train` writes first (not a hidden one:
+    a run folder being created is a hidden temporary folder until it is complete)."""
+    return not path.name.startswith(".") and path.is_dir() and any((path / name).is_file() for name in FILES)
 
 
 def _check_is_run_dir(path: Path) -> None:
@@ -141,16 +149,8 @@ def _check_is_run_dir(path: Path) -> None:
     raise RunError(f"{path}: not a run folder (no config.yaml, summary.json or metrics.csv); {hint}")
 
 
-def _read_text(path: Path) -> str:
-    if not path.is_file():
-        raise RunError(f"{path}: missing; the run folder is incomplete (was it copied partially?)")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RunError(f"{path}: cannot read it: {getattr(exc, 'strerror', None) or exc}") from None
-    if not text.strip():
-        raise RunError(f"{path}: the file is empty; the run folder is damaged")
-    return text
+def _read_text(path: Path, limit: int = validate.TEXT_BYTES) -> str:
+    return validate.read_text(path, limit)  # a regular file, size-bounded, UTF-8, not empty
 
 
 def read_config(path: Path) -> tuple[str, dict]:
@@ -159,15 +159,23 @@ def read_config(path: Path) -> tuple[str, dict]:
     try:
         config = yaml_load(text)
     except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        line = f" (line {where.line + 1})" if where is not None else ""
-        raise RunError(f"{path}: not valid YAML{line}; the run folder is damaged (edited by hand?)") from None
+        raise RunDamaged(f"{path}: not valid YAML{problem(exc)}; the run folder is damaged (edited by hand?)") from None
     if not isinstance(config, dict):
-        raise RunError(f"{path}: expected a mapping of config keys, got {type(config).__name__}")
+        raise RunDamaged(f"{path}: expected a mapping of config keys, got {type(config).__name__}")
     for (section, key), value in OLDER_DEFAULTS.items():
         if isinstance(config.get(section), dict):
             config[section].setdefault(key, value)
     return text, config
+
+
+def _check_config(config: dict, path: Path) -> None:
+    """config.yaml must be a config this dlcc reads (the schema's checks): commands that only look
+    at its keys (compare, runs) then never meet a value of the wrong kind."""
+    try:
+        config_mod.parse(config, source=str(path))
+    except ConfigError as exc:
+        raise RunDamaged(f"{exc}\n(the run's config.yaml is not one this version of dlcc reads; "
+                         "was it edited?)") from None
 
 
 # Keys that a later dlcc added, with the value that says how an older run trained: a saved
@@ -175,12 +183,15 @@ def read_config(path: Path) -> tuple[str, dict]:
 OLDER_DEFAULTS = {("data", "standardize_targets"): False}
 
 
-def _partial_notes(summary: Summary, rows: list[dict], has_model: bool) -> list[str]:
+def _partial_notes(summary: Summary, rows: list[dict], has_model: bool, path: Path) -> list[str]:
     notes = []
     status = summary.status
     last = rows[-1]["epoch"] if rows else 0
     if status == "running":
-        notes.append("status 'running': training is still going, or was killed before it could say so")
+        pid = lock.owner(path)  # the process that trains it holds the run's lock (runs/lock.py)
+        notes.append(f"status 'running': {f'process {pid}' if pid > 0 else 'another process'} is training it" if pid else
+                     "status 'running', but no process is training it: it was killed before it could say so; "
+                     f"continue it with `dlcc train --resume {path}`")
     elif status not in FINISHED:
         notes.append(f"status '{status}' after {last} epoch(s)")
     done = summary.epochs_completed

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import io
 import re
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from dlcc import atomic
-from dlcc.errors import RunError
+from dlcc.runs import folder, validate
 
 FOLDER = "snapshots"
 _NAME = re.compile(r"^epoch-(\d{6,})\.npz$")
@@ -45,22 +44,17 @@ def write(run_dir: Path, epoch: int, params: list[dict]) -> Path:
 
 def epochs(run_dir: Path) -> list[int]:
     """The epochs that have a snapshot, ascending (empty when there are none)."""
-    folder = Path(run_dir) / FOLDER
-    if not folder.is_dir():
+    where = Path(run_dir) / FOLDER
+    if not where.is_dir():
         return []
-    return sorted(int(m.group(1)) for p in folder.iterdir() if (m := _NAME.match(p.name)))
+    return sorted(int(m.group(1)) for p in where.iterdir() if (m := _NAME.match(p.name)))
 
 
 def read(run_dir: Path, epoch: int, members: int = 1) -> list[dict]:
     """One parameter dict per member, as write() stored them; a damaged file is a RunError."""
     source = path(run_dir, epoch)
-    try:
-        with np.load(source, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except FileNotFoundError:
-        raise RunError(f"{source}: missing") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise RunError(f"{source}: cannot read it as a NumPy .npz archive ({exc}); the snapshot is damaged") from None
+    arrays = folder.read_npz(source, "cannot read it as a NumPy .npz archive; the snapshot is damaged")
+    validate.check_model(arrays, source)
     if members == 1:
         return [arrays]
     return [{k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith(f"m{i}.")}

@@ -119,7 +119,10 @@ def mean(xs: list[float]) -> float:
     equal values give exactly that value (3 x 0.9 is 0.9, not 0.9000000000000001)."""
     if all(x == xs[0] for x in xs):
         return float(xs[0])
-    return math.fsum(xs) / len(xs)
+    try:
+        return math.fsum(xs) / len(xs)
+    except OverflowError:  # values near the float limit (a run that blew up): sum them scaled
+        return math.fsum(x / len(xs) for x in xs)
 
 
 def sample_std(xs: list[float]) -> float:
@@ -127,7 +130,8 @@ def sample_std(xs: list[float]) -> float:
     if len(xs) < 2 or all(x == xs[0] for x in xs):
         return 0.0
     m = mean(xs)
-    return math.sqrt(math.fsum((x - m) ** 2 for x in xs) / (len(xs) - 1))
+    # (x - m) * (x - m), not ** 2: a square beyond the float range is inf instead of OverflowError
+    return math.sqrt(math.fsum((x - m) * (x - m) for x in xs) / (len(xs) - 1))
 
 
 def confidence_interval(xs: list[float], level: float = 0.95) -> tuple[float, float] | None:

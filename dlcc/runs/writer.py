@@ -18,31 +18,50 @@ import math
 import time
 from pathlib import Path
 
-from dlcc import atomic
-from dlcc.runs import folder, metrics_csv
+from dlcc.runs import folder, lifecycle, metrics_csv
 from dlcc.runs.folder import Summary
+from dlcc.runs.lock import RunLock
 
 CHECKPOINT_SECONDS = 2.0
 
 
 class RunWriter:
-    def __init__(self, run_dir: Path, columns: list[str], summary: Summary, config_sha256: str):
+    def __init__(self, run_dir: Path, columns: list[str], summary: Summary, config_sha256: str,
+                 lock: RunLock | None = None, written: bool = False):
         self.run_dir = Path(run_dir)
         self.config_sha256 = config_sha256
+        self.lock = lock
         self.summary = summary.replace(status="running", error=None)
-        folder.write_summary(self.run_dir, self.summary)
+        if not written:
+            folder.write_summary(self.run_dir, self.summary)
         self.metrics = metrics_csv.MetricsWriter(self.run_dir / folder.METRICS, columns)
         self._seconds_before, self._started = summary.seconds, time.perf_counter()
         self._snapshot, self._saved_at = None, -math.inf
+        self.finished = False  # finish() wrote model.npz and the final summary.json
+        self.saved_epoch = summary.epochs_completed  # the epoch checkpoint.npz holds
 
     @classmethod
     def create(cls, runs_dir: Path, name: str, config_text: str, columns: list[str], summary: Summary,
                stamp: bool = True) -> RunWriter:
-        """A new run folder holding config.yaml, then summary.json (running) and metrics.csv's header.
+        """A new run folder that appears with config.yaml, summary.json (running) and metrics.csv's
+        header all in it (lifecycle.new_run_folder), locked by this process until `release()`.
         Its name is <name>-<stamp>, or exactly `name` with stamp=False."""
-        run_dir = folder.create_run_dir(runs_dir, name, stamp)
-        atomic.write_text(run_dir / folder.CONFIG, config_text)
-        return cls(run_dir, columns, summary, folder.config_digest(config_text))
+        running = summary.replace(status="running", error=None)
+        run_dir, lock = lifecycle.new_run_folder(runs_dir, name, stamp, {
+            folder.CONFIG: config_text.encode("utf-8"),
+            folder.SUMMARY: (folder.dumps(running.to_json()) + "\n").encode("utf-8"),
+            folder.METRICS: metrics_csv.metrics_text(columns, []).encode("utf-8"),
+        })
+        try:
+            return cls(run_dir, columns, running, folder.config_digest(config_text), lock, written=True)
+        except BaseException:
+            lock.release()
+            raise
+
+    def release(self) -> None:
+        """Let other processes train this run folder (resume it); the last thing a run does."""
+        if self.lock is not None:
+            self.lock.release()
 
     @classmethod
     def reopen(cls, run_dir: Path, columns: list[str], rows: list[dict], summary: Summary,
@@ -62,7 +81,7 @@ class RunWriter:
         """Record a finished epoch: its metrics row now, its snapshot when a checkpoint is due."""
         self.metrics.write(row)
         self.summary = self.summary.replace(epochs_completed=row["epoch"], seconds=self.seconds())
-        self._snapshot = state
+        self._snapshot, self._snapshot_epoch = state, row["epoch"]
         if time.perf_counter() - self._saved_at >= CHECKPOINT_SECONDS:
             self.save_checkpoint()
 
@@ -71,27 +90,43 @@ class RunWriter:
         if self._snapshot is None:
             return
         folder.write_checkpoint(self.run_dir, self._snapshot, self.config_sha256)
+        self.saved_epoch = self._snapshot_epoch
         self.metrics.sync()
         folder.write_summary(self.run_dir, self.summary)
         self._snapshot, self._saved_at = None, time.perf_counter()
 
-    def stop(self, status: str, error: str | None = None) -> None:
-        """Training ended early (interrupted | diverged): keep the last finished epoch, say why."""
-        self.save_checkpoint()
+    def stop(self, status: str, error: str | None = None) -> bool:
+        """Training ended early (interrupted | diverged, or a write failed): keep the last finished
+        epoch, say why. Never raises for a failed write (the disk may be full): a checkpoint that
+        cannot be written leaves the previous one, which resuming continues from; returns whether
+        summary.json now tells the truth."""
+        try:
+            self.save_checkpoint()
+        except OSError:
+            pass
         self.close()
         self.summary = self.summary.replace(status=status, error=error, seconds=self.seconds())
-        folder.write_summary(self.run_dir, self.summary)
+        try:
+            folder.write_summary(self.run_dir, self.summary)
+        except OSError:
+            return False
+        return True
 
     def close(self) -> None:
-        self.metrics.close()
+        """Flush and close metrics.csv (a failure to flush is reported by whoever writes next)."""
+        try:
+            self.metrics.close()
+        except OSError:
+            pass
 
     def finish(self, params: list[dict], norm: tuple | None, targets: tuple | None = None, **results) -> Summary:
         """Training finished: the last checkpoint, model.npz (weights, input normalization, target
         standardization), then the summary with `results` (status, epochs_completed, best_epoch,
         best, test, members, warnings, stop_reason)."""
         self.save_checkpoint()
-        self.close()
+        self.metrics.close()
         folder.write_model(self.run_dir, params, norm, targets)
         self.summary = self.summary.replace(**results, seconds=self.seconds())
         folder.write_summary(self.run_dir, self.summary)
+        self.finished = True
         return self.summary

@@ -30,16 +30,21 @@ class EarlyStopping:
             self.best_value, self.best_epoch, self.wait = self.sign * value, epoch, 0
             return True, False
         self.wait += 1
-        if self.wait >= self.cfg.patience:
-            self.reason = (
-                f"{self.cfg.monitor} did not improve by more than {self.cfg.min_delta} for "
-                f"{self.cfg.patience} epochs (best {self.sign * self.best_value:.6g} at epoch {self.best_epoch})"
-            )
-            return False, True
-        return False, False
+        return False, self._stopped()
+
+    def _stopped(self) -> bool:
+        """Patience ran out (also true right after restoring the state of the epoch that stopped)."""
+        if self.wait < self.cfg.patience:
+            return False
+        self.reason = (
+            f"{self.cfg.monitor} did not improve by more than {self.cfg.min_delta} for "
+            f"{self.cfg.patience} epochs (best {self.sign * self.best_value:.6g} at epoch {self.best_epoch})"
+        )
+        return True
 
     def state_dict(self) -> dict:
         return {"best_value": self.best_value, "best_epoch": self.best_epoch, "wait": self.wait}
 
     def load_state_dict(self, state: dict) -> None:
         self.best_value, self.best_epoch, self.wait = state["best_value"], state["best_epoch"], state["wait"]
+        self._stopped()  # a run killed after its stopping epoch resumes as stopped

@@ -13,24 +13,26 @@ from __future__ import annotations
 import platform
 import signal
 import threading
+import warnings
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
-from dlcc import build
+from dlcc import atomic, build
 from dlcc import config as config_mod
-from dlcc.errors import DivergedError, InterruptedRun, RunError
+from dlcc.errors import DivergedError, DlccError, InterruptedRun, Note, RunError, WriteFailed
 from dlcc.nn.ensemble import Ensemble
 from dlcc.nn.metrics import evaluate
-from dlcc.runs import folder
+from dlcc.runs import folder, lifecycle, validate
 from dlcc.runs.evaluate import data_facts, regression_scores
 from dlcc.runs.folder import Summary
 from dlcc.runs.read import read_config
 from dlcc.runs.writer import RunWriter
 from dlcc.training import diagnostics, divergence
 from dlcc.training.hooks import Hooks, context
+from dlcc.training.memory import check_memory
 from dlcc.training.trainer import Fit, Reporter, check_monitor, columns
 from dlcc.version import __version__
 
@@ -41,6 +43,7 @@ def check(cfg) -> None:
     monitor is a metric the run records. (The config itself was validated when it was loaded.)"""
     splits, arrays = build.prepare(cfg)
     build.check_size(cfg, arrays["train"][0].shape[1])
+    check_memory(cfg, arrays)
     if cfg.training.early_stopping is not None:
         cols = columns(len(cfg.model.layers), cfg.diagnostics.gradient_norms, cfg.ensemble.members)
         check_monitor(cfg.training.early_stopping.monitor, cols, arrays["val"] is not None,
@@ -53,11 +56,31 @@ def train(cfg, runs_dir: Path, reporter: Reporter | None = None, folder_name: st
 
     The folder is <cfg.name>-<stamp>, or exactly runs_dir/folder_name when given (a sweep's runs).
     hooks: training.hooks.Hook objects that watch the run (TensorBoard logs).
+
+    Ctrl-C and SIGTERM are caught from here to the last file written (interrupt_flag): before the
+    folder exists, nothing is created; during training, the run stops at a batch boundary and is
+    marked interrupted; after the last epoch, the run's files are completed and it says so.
     """
-    splits, arrays = build.prepare(cfg)  # bad data fails here, before any folder is created
-    members = build.build_members(cfg, arrays["train"])
-    fit = Fit(cfg, members, arrays["val"], splits.task == "classification")  # checks early_stopping.monitor
-    summary = Summary(
+    with interrupt_flag() as interrupted:
+        splits, arrays = build.prepare(cfg)  # bad data fails here, before any folder is created
+        check_memory(cfg, arrays)
+        members = build.build_members(cfg, arrays["train"])
+        fit = Fit(cfg, members, arrays["val"], splits.task == "classification")  # checks early_stopping.monitor
+        if interrupted():
+            raise InterruptedRun("interrupted before training started; no run folder was created")
+        writer = RunWriter.create(runs_dir, folder_name or cfg.name, config_mod.to_yaml(cfg), fit.columns,
+                                  _new_summary(cfg, splits, arrays, members), stamp=folder_name is None)
+        try:
+            summary = _guarded(writer, fit, lambda: _drive(writer, fit, splits, arrays, reporter, hooks, interrupted))
+        finally:
+            writer.release()
+        _check_late_signal(interrupted, writer, summary)
+    return writer.run_dir, summary
+
+
+def _new_summary(cfg, splits, arrays, members) -> Summary:
+    """summary.json of a run about to start."""
+    return Summary(
         status="running",
         name=cfg.name,
         dataset=cfg.data.dataset,
@@ -71,9 +94,6 @@ def train(cfg, runs_dir: Path, reporter: Reporter | None = None, folder_name: st
         python_version=platform.python_version(),
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
-    writer = RunWriter.create(runs_dir, folder_name or cfg.name, config_mod.to_yaml(cfg), fit.columns, summary,
-                              stamp=folder_name is None)
-    return writer.run_dir, _drive(writer, fit, splits, arrays, reporter, hooks)
 
 
 def resume(run_dir: Path, reporter: Reporter | None = None, hooks=()) -> tuple[Path, Summary, bool]:
@@ -81,28 +101,112 @@ def resume(run_dir: Path, reporter: Reporter | None = None, hooks=()) -> tuple[P
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise RunError(f"{run_dir}: no such run folder")
-    config_text, raw = read_config(run_dir / folder.CONFIG)
-    cfg = config_mod.parse(raw, source=str(run_dir / folder.CONFIG))
-    summary = folder.read_summary(run_dir)
-    if summary.status in folder.FINISHED:
-        return run_dir, summary, True
+    if (run_dir / folder.SUMMARY).is_file() and _finished(run_dir):  # read-only folders too: no lock needed
+        try:  # tidy up after a process killed while it released the lock (the .lock, .tmp files)
+            lifecycle.open_run_folder(run_dir).release()
+        except (RunError, OSError):
+            pass
+        return run_dir, folder.read_summary(run_dir), True
+    with interrupt_flag() as interrupted:
+        lock = lifecycle.open_run_folder(run_dir)  # one process per run folder; stale .tmp files removed
+        try:
+            config_text, raw = read_config(run_dir / folder.CONFIG)
+            cfg = config_mod.parse(raw, source=str(run_dir / folder.CONFIG))
+            summary = folder.read_summary(run_dir)
+            if summary.status in folder.FINISHED:
+                return run_dir, summary, True
 
-    splits, arrays = build.prepare(cfg)
-    fit = Fit(cfg, build.build_members(cfg, arrays["train"]), arrays["val"], splits.task == "classification")
-    digest = folder.config_digest(config_text)
-    if (run_dir / folder.CHECKPOINT).exists():
-        state, saved_digest = folder.read_checkpoint(run_dir, cfg.ensemble.members)
-        if saved_digest != digest:
-            raise RunError(
-                f"{run_dir / folder.CONFIG}: the config was changed after the run started, so the checkpoint "
-                "does not belong to it; resuming is refused. Train the edited config as a new run instead."
-            )
-        fit.restore(state)
-    writer = RunWriter.reopen(run_dir, fit.columns, fit.rows, summary, digest)
-    return run_dir, _drive(writer, fit, splits, arrays, reporter, hooks), False
+            splits, arrays = build.prepare(cfg)
+            check_memory(cfg, arrays)
+            fit = Fit(cfg, build.build_members(cfg, arrays["train"]), arrays["val"], splits.task == "classification")
+            digest = folder.config_digest(config_text)
+            _restore(run_dir, cfg, fit, digest, summary)
+            if interrupted():
+                raise InterruptedRun(f"interrupted before training resumed; {run_dir} is unchanged")
+            writer = RunWriter.reopen(run_dir, fit.columns, fit.rows, summary, digest)
+            summary = _guarded(writer, fit, lambda: _drive(writer, fit, splits, arrays, reporter, hooks, interrupted))
+        finally:
+            lock.release()
+        _check_late_signal(interrupted, writer, summary)
+    return run_dir, summary, False
 
 
-def _drive(writer: RunWriter, fit: Fit, splits, arrays, reporter, hooks=()) -> Summary:
+def _finished(run_dir: Path) -> bool:
+    try:
+        return folder.read_summary(run_dir).status in folder.FINISHED
+    except RunError:
+        return False  # resume says what is wrong with it, under the lock
+
+
+def _restore(run_dir: Path, cfg, fit: Fit, digest: str, summary: Summary) -> None:
+    """Put the checkpoint's state into `fit`, after checking it is this config's and holds what a
+    checkpoint of this run must (validate.check_checkpoint)."""
+    path = run_dir / folder.CHECKPOINT
+    if not path.exists():
+        if summary.epochs_completed > 0:
+            warnings.warn(f"{path} is missing although the run finished {summary.epochs_completed} epoch(s); "
+                          "training starts again from epoch 0 (the same seed gives the same result)", Note,
+                          stacklevel=3)
+        return
+    state, saved_digest = folder.read_checkpoint(run_dir, cfg.ensemble.members)
+    if saved_digest != digest:
+        raise RunError(
+            f"{run_dir / folder.CONFIG}: the config was changed after the run started, so the checkpoint "
+            "does not belong to it; resuming is refused. Train the edited config as a new run instead."
+        )
+    validate.check_checkpoint(state, fit.state(), [r.optimizer.slots for r in fit.runners], fit.columns,
+                              cfg.training.epochs, path)
+    fit.restore(state)
+
+
+def _guarded(writer: RunWriter, fit: Fit, drive) -> Summary:
+    """drive(), with summary.json kept true whatever stops it once the run folder exists: a failed
+    write (disk full, read-only) is WriteFailed (exit 2) with the run marked interrupted when that
+    can still be written; running out of memory, too; a second Ctrl-C while the last files are
+    written marks the run interrupted unless it was already complete."""
+    try:
+        return drive()
+    except (DivergedError, InterruptedRun):
+        raise  # marked by _drive
+    except KeyboardInterrupt:
+        if writer.finished:
+            raise InterruptedRun(f"interrupted after training finished; {writer.run_dir} is complete "
+                                 f"(status: {writer.summary.status})") from None
+        writer.stop("interrupted")
+        raise InterruptedRun(_interrupted(writer, fit)) from None
+    except OSError as exc:  # WriteFailed from dlcc's writers; a bare OSError from any other write
+        if not isinstance(exc, WriteFailed):
+            exc = WriteFailed(f"{exc.filename or writer.run_dir}: {atomic.reason(exc)}")
+        marked = not writer.finished and writer.stop("interrupted", error=str(exc).splitlines()[0])
+        then = (f"{writer.run_dir} is marked 'interrupted' (last saved epoch: {writer.saved_epoch}); once there is room, "
+                f"continue it with:  dlcc train --resume {writer.run_dir}" if marked else
+                f"{writer.run_dir}'s summary.json could not be updated either")
+        raise WriteFailed(f"{exc}\n{then}") from None
+    except MemoryError:
+        writer.stop("interrupted", error="out of memory")
+        raise DlccError(f"out of memory during training (after epoch {fit.epoch}); {writer.run_dir} is marked "
+                        "'interrupted'. Resume it where there is more memory, or train with a smaller "
+                        "training.batch_size or smaller layers (DLCC_MEMORY_LIMIT: docs/config.md)") from None
+    except BaseException as exc:  # a bug: say so in the folder too, then let it show its traceback
+        if not writer.finished:
+            writer.stop("interrupted", error=f"{type(exc).__name__}: {exc}"[:500])
+        raise
+
+
+def _check_late_signal(interrupted, writer: RunWriter, summary: Summary) -> None:
+    """A signal that arrived after the last epoch: the run's files were completed, and the command
+    still ends as interrupted (exit 130), so a script or a shell loop stops here."""
+    if interrupted():
+        raise InterruptedRun(f"interrupted after training finished; {writer.run_dir} is complete "
+                             f"(status: {summary.status})")
+
+
+def _interrupted(writer: RunWriter, fit: Fit) -> str:
+    return (f"interrupted; {writer.run_dir} is marked 'interrupted' (last finished epoch: {fit.epoch}).\n"
+            f"Continue it with:  dlcc train --resume {writer.run_dir}")
+
+
+def _drive(writer: RunWriter, fit: Fit, splits, arrays, reporter, hooks=(), interrupted=lambda: False) -> Summary:
     """Run `fit` to its end, telling `writer` and the hooks about every epoch and how it ended."""
     hooks, ended = Hooks(hooks), "interrupted"  # snapshots (diagnostics.snapshots) and the given hooks
     hooks.begin(context(writer.run_dir, fit, splits, arrays))
@@ -114,7 +218,7 @@ def _drive(writer: RunWriter, fit: Fit, splits, arrays, reporter, hooks=()) -> S
     try:
         # Overflow on the way to NaN is expected when training diverges; the loop detects NaN/inf
         # itself and stops with a clear message, so NumPy's warnings would only add noise.
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"), interrupt_flag() as interrupted:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             result = fit.run(on_epoch, reporter, interrupted)
         ended = result.status
     except DivergedError as exc:
@@ -124,10 +228,7 @@ def _drive(writer: RunWriter, fit: Fit, splits, arrays, reporter, hooks=()) -> S
         raise
     except KeyboardInterrupt:
         writer.stop("interrupted")
-        raise InterruptedRun(
-            f"interrupted; {writer.run_dir} is marked 'interrupted' (last finished epoch: {fit.epoch}).\n"
-            f"Continue it with:  dlcc train --resume {writer.run_dir}"
-        ) from None
+        raise InterruptedRun(_interrupted(writer, fit)) from None
     finally:
         writer.close()
         hooks.end(ended)

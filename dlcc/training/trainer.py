@@ -139,8 +139,10 @@ class Fit:
             on_epoch(self.rows[-1])
         reporter.start(epochs, sum(r.n_batches for r in self.runners), self.epoch + 1,
                        self.cfg.training.log_interval)
-        stop = False
-        for epoch in range(self.epoch + 1, epochs + 1):
+        # Resumed from the checkpoint of the epoch where early stopping stopped (the process was
+        # killed before it finished writing): stopped it stays, as the uninterrupted run did.
+        stop = self.stopper is not None and self.stopper.reason is not None
+        for epoch in range(self.epoch + 1, self.epoch if stop else epochs + 1):
             if self.probe is not None:  # for update_ratio_l: how far this epoch moves each W
                 self.start_weights = [layer.W.copy() for layer in self.members[0].net.layers]
             results = [r.run(epoch, reporter, interrupted) for r in self.runners]

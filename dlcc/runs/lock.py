@@ -1,0 +1,145 @@
+"""One process at a time per run folder: RUN_DIR/.lock, held while a run trains.
+
+    lock = RunLock.acquire(run_dir)     # RunError (exit 2) if another process trains it
+    ...                                 # train, resume, write the run's files
+    lock.release()                      # also when the process dies: the OS drops it
+
+The lock is an advisory `flock` on RUN_DIR/.lock, so a process that is killed (even by SIGKILL)
+releases it at once: a stale lock cannot exist. The file holds the owner's pid and host, which
+the refusal names. Where flock is not available (Windows), the file is created exclusively and
+a lock whose pid is no longer alive on this host is stale and taken over.
+
+`owner(run_dir)` tells whether a process holds it: `dlcc runs` and `dlcc eval` use it to tell a
+run that is still training from one that was killed while its status said `running`.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+from pathlib import Path
+
+from dlcc.errors import RunError
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+
+LOCK = ".lock"
+
+
+class RunLock:
+    def __init__(self, path: Path, fd: int):
+        self.path, self.fd = path, fd
+
+    @classmethod
+    def acquire(cls, run_dir: Path) -> RunLock:
+        """Take the run folder's lock, or raise RunError naming the process that holds it."""
+        path = Path(run_dir) / LOCK
+        for _ in range(100):  # retried only when the file was replaced between open and lock
+            try:
+                fd = _open(path)
+            except OSError as exc:
+                raise RunError(f"{path}: cannot create the lock file: {exc.strerror or exc}") from None
+            if fd is None:
+                raise _busy(run_dir, _read_owner(path))
+            if fcntl is None:
+                return cls._owned(path, fd)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                os.close(fd)
+                if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    raise _busy(run_dir, _read_owner(path)) from None
+                raise RunError(f"{path}: cannot lock it: {exc.strerror or exc}") from None
+            try:
+                same = os.fstat(fd).st_ino == os.stat(path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                return cls._owned(path, fd)
+            os.close(fd)  # the holder released and removed it while we waited: try the new file
+        raise RunError(f"{path}: cannot take the lock (it keeps changing)")
+
+    @classmethod
+    def _owned(cls, path: Path, fd: int) -> RunLock:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()} {socket.gethostname()}\n".encode())
+        return cls(path, fd)
+
+    def moved(self, run_dir: Path) -> None:
+        """The folder was renamed (a new run folder moved into place): the lock moved with it."""
+        self.path = Path(run_dir) / LOCK
+
+    def release(self) -> None:
+        if self.fd is None:
+            return
+        try:
+            self.path.unlink(missing_ok=True)  # while still holding it, so no one locks a dead file
+        except OSError:
+            pass  # a read-only folder: the lock goes with the descriptor anyway
+        os.close(self.fd)
+        self.fd = None
+
+
+def owner(run_dir: Path) -> int | None:
+    """The pid of the process that holds the run folder's lock, or None when none does."""
+    path = Path(run_dir) / LOCK
+    if fcntl is None:
+        pid = _read_owner(path)[0]
+        return pid if pid is not None and alive(pid) else None
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    except OSError:
+        return _read_owner(path)[0] or -1
+    finally:
+        os.close(fd)
+
+
+def _open(path: Path) -> int | None:
+    """A descriptor of the lock file (flock), or of a newly created one (no flock); None: taken."""
+    if fcntl is not None:
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    for _ in range(2):
+        try:
+            return os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            pid, host = _read_owner(path)
+            if pid is not None and (host != socket.gethostname() or alive(pid)):
+                return None
+            path.unlink(missing_ok=True)  # stale: its process is gone
+    return None
+
+
+def _read_owner(path: Path) -> tuple[int | None, str | None]:
+    try:
+        pid, _, host = path.read_text(encoding="utf-8", errors="replace").strip().partition(" ")
+        return int(pid), host or None
+    except (OSError, ValueError):
+        return None, None
+
+
+def alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists, owned by someone else
+    return True
+
+
+def _busy(run_dir: Path, who: tuple) -> RunError:
+    pid, host = who
+    by = f"process {pid}" + (f" on {host}" if host and host != socket.gethostname() else "") if pid else "another process"
+    return RunError(f"{run_dir}: is being trained by {by} right now (it holds {Path(run_dir) / LOCK}); "
+                    "wait for it to finish, or stop it (Ctrl-C) and resume then")
