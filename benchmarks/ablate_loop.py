@@ -2,6 +2,7 @@
 
     python benchmarks/ablate_loop.py                    # 784-800-800-10 and 784-100-10, batch 128
     python benchmarks/ablate_loop.py --hidden 100       # one network
+    python benchmarks/ablate_loop.py --hidden 100 --only flush --epochs 6
 
 Why this exists: the rest of an epoch beyond the matrix products is memory-bound NumPy passes,
 mostly the SGD-momentum update (v = mu v - lr g; theta += v: four passes over every weight matrix
@@ -11,16 +12,26 @@ shows what each buys on the machine it runs on, so the loop stays simple unless 
 Variants of the momentum update (A/B inside one process: the variants take turns batch by batch
 on the same network, so a slow phase of a shared machine hits all of them alike):
 
-    dlcc       SGD.step: v *= mu; v -= lr * g; theta += v, parameter by parameter
-    scratch    the same with lr * g written into a buffer allocated once (no temporary)
-    threads    large parameters split in two halves, one updated on a second thread (NumPy
-               releases the GIL inside ufuncs, and BLAS has no work between the products)
-    blocked    the four passes done block by block (64k elements), so each block stays in cache
+    dlcc       SGD.step: v *= mu; v -= lr * g; theta += v, parameter by parameter, a parameter of
+               more than 4 x 32k elements in slices of 32k elements so that the four passes over
+               a slice stay in cache (dlcc.optim.optimizers.blocks)
+    whole      the same on whole arrays, as dlcc did before the slices
+    scratch    whole arrays, with lr * g written into a buffer allocated once (no temporary)
+    threads    whole arrays, large parameters split in two halves, one updated on a second thread
+               (NumPy releases the GIL inside ufuncs, and BLAS has no work between the products)
 
 Variants of batching (epochs alternate):
 
     epoch-gather   dlcc: one permutation and one gather of the split per epoch, contiguous slices
     batch-gather   one permutation per epoch, each batch gathered into a buffer allocated once
+    uint8-gather   the pixels kept as uint8 through the shuffle (a quarter of the bytes to move),
+                   each batch converted into a float32 buffer allocated once, x = pixel / 255
+                   (and normalized, if the config asks): bit for bit the batches dlcc trains on
+
+The subnormal flush (epochs alternate between two identical networks):
+
+    flush          dlcc: optimizer state below 2**-102 set to 0 every 16 steps (docs/optimizers.md)
+    no-flush       the same optimizer with flush_every = None: decaying velocities go subnormal
 
 And the whole loop (epochs alternate):
 
@@ -46,22 +57,23 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_mlp import config_dict  # noqa: E402  (the same networks as the speed table)
+from bench_mlp import config_dict, cpu_model  # noqa: E402  (the same networks as the speed table)
 
 from dlcc import config  # noqa: E402
 from dlcc.nn.metrics import n_correct  # noqa: E402
 from dlcc.build import build_members, prepare  # noqa: E402
+from dlcc.data.mnist import read_arrays  # noqa: E402
 from dlcc.training.trainer import Fit, Reporter  # noqa: E402
 
-BATCH, LR, MU, BLOCK = 128, 0.1, 0.9, 65536
+BATCH, LR, MU, HALVES_ABOVE = 128, 0.1, 0.9, 65536
 
 
-def build(hidden: tuple[int, ...]):
+def build(hidden: tuple[int, ...], with_splits: bool = False):
     cfg = config.parse(config_dict(hidden, BATCH, 1, False), source="ablation")
-    _, arrays = prepare(cfg)
+    splits, arrays = prepare(cfg)
     members = build_members(cfg, arrays["train"])
     fit = Fit(cfg, members, arrays["val"], True)
-    return fit.runners[0], members[0]
+    return (fit.runners[0], members[0], splits) if with_splits else (fit.runners[0], members[0])
 
 
 def update_variants(net, optimizer) -> dict:
@@ -86,7 +98,7 @@ def update_variants(net, optimizer) -> dict:
     def threads():
         pending = []
         for k, p in P.items():
-            if p.size >= BLOCK:
+            if p.size >= HALVES_ABOVE:
                 h = len(p) // 2
                 pending.append(pool.submit(one, p[:h], G[k][:h], V[k][:h]))
                 one(p[h:], G[k][h:], V[k][h:])
@@ -95,14 +107,11 @@ def update_variants(net, optimizer) -> dict:
         for f in pending:
             f.result()
 
-    blocks = [(p.reshape(-1)[i:i + BLOCK], G[k].reshape(-1)[i:i + BLOCK], V[k].reshape(-1)[i:i + BLOCK])
-              for k, p in P.items() for i in range(0, p.size, BLOCK)]
+    def whole():
+        for k, p in P.items():
+            one(p, G[k], V[k])
 
-    def blocked():
-        for p, g, v in blocks:
-            one(p, g, v)
-
-    return {"dlcc": lambda: optimizer.step(P, G), "scratch": scratch, "threads": threads, "blocked": blocked}
+    return {"dlcc": lambda: optimizer.step(P, G), "whole": whole, "scratch": scratch, "threads": threads}
 
 
 def ablate_update(hidden, epochs: int) -> None:
@@ -126,11 +135,26 @@ def ablate_update(hidden, epochs: int) -> None:
 
 
 def ablate_gather(hidden, epochs: int) -> None:
-    runner, member = build(hidden)
+    runner, member, splits = build(hidden, with_splits=True)
     net, optimizer = member.net, runner.optimizer
     x_all, y_all = member.train
     xbuf = np.empty((BATCH, x_all.shape[1]), x_all.dtype)
     ybuf = np.empty((BATCH, y_all.shape[1]), y_all.dtype)
+    # The same training split as uint8 pixels (validation 0: all 60,000 images, in order).
+    pixels = read_arrays("mnist")["train-images-idx3-ubyte"].reshape(len(x_all), -1)
+    shift, scale = splits.norm_shift, splits.norm_scale
+    pixels_shuffled, y_shuffled = np.empty_like(pixels), np.empty_like(y_all)
+
+    def decode(raw, out):
+        """x = pixel / 255 (then (x - shift) / scale if normalized) in float32, as dlcc.data computes it."""
+        np.divide(raw, np.float32(255), out=out)
+        if shift is not None:
+            out -= shift
+            out /= scale
+        return out
+
+    check = decode(pixels[:BATCH], xbuf)
+    assert np.array_equal(check, x_all[:BATCH]), "the uint8 path must give dlcc's batches bit for bit"
 
     def train_batch(xb, yb):
         a = net.forward(xb, training=True)
@@ -153,10 +177,20 @@ def ablate_gather(hidden, epochs: int) -> None:
             np.take(y_all, idx, axis=0, out=yb, mode="clip")
             train_batch(xb, yb)
 
-    spent = {"epoch-gather": [], "batch-gather": []}
+    def uint8_gather():
+        order = member.rng.permutation(len(x_all))
+        np.take(pixels, order, axis=0, out=pixels_shuffled, mode="clip")
+        np.take(y_all, order, axis=0, out=y_shuffled, mode="clip")
+        for b in range(runner.n_batches):
+            raw = pixels_shuffled[b * BATCH:(b + 1) * BATCH]
+            train_batch(decode(raw, xbuf[:len(raw)]), y_shuffled[b * BATCH:(b + 1) * BATCH])
+
+    variants = (("epoch-gather", epoch_gather), ("batch-gather", batch_gather), ("uint8-gather", uint8_gather))
+    spent = {name: [] for name, _ in variants}
     epoch_gather()  # warm-up: first touch of the shuffle buffers
+    uint8_gather()
     for _ in range(epochs):
-        for name, run in (("epoch-gather", epoch_gather), ("batch-gather", batch_gather)):
+        for name, run in variants:
             start = time.perf_counter()
             run()
             spent[name].append(time.perf_counter() - start)
@@ -230,17 +264,38 @@ def ablate_inline(hidden, epochs: int) -> None:
     print(f"  whole epoch, median s: {cells}")
 
 
+def ablate_flush(hidden, epochs: int) -> None:
+    """Two identical networks (same seed), one whose optimizer never flushes; epochs alternate.
+
+    Subnormal velocities build up over the first epochs, so the per-epoch times are printed too.
+    """
+    runs = {"flush": build(hidden), "no-flush": build(hidden)}
+    runs["no-flush"][0].optimizer.flush_every = None
+    spent = {name: [] for name in runs}
+    for epoch in range(1, epochs + 1):
+        for name, (runner, _) in runs.items():
+            spent[name].append(runner.run(epoch, Reporter())["seconds"])
+    cells = ", ".join(f"{name} {statistics.median(t[1:]):.3f}" for name, t in spent.items())
+    print(f"  subnormal flush, median s per epoch after the first: {cells}")
+    for name, t in spent.items():
+        print(f"    {name:8s} epochs 1..{epochs}: " + " ".join(f"{s:.3f}" for s in t))
+
+
+ABLATIONS = {"update": ablate_update, "gather": ablate_gather, "inline": ablate_inline, "flush": ablate_flush}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hidden", action="append", help="hidden sizes, e.g. 800,800 (repeatable)")
     parser.add_argument("--epochs", type=int, default=4, help="epochs per comparison (default 4)")
+    parser.add_argument("--only", choices=ABLATIONS, action="append", help="run only this comparison (repeatable)")
     args = parser.parse_args()
+    print(f"# CPU: {cpu_model()}; numpy {np.__version__}")
     for spec in args.hidden or ["800,800", "100"]:
         hidden = tuple(int(u) for u in spec.split(","))
         print(f"784-{'-'.join(map(str, hidden))}-10, batch {BATCH}, float32, SGD lr {LR} momentum {MU}:")
-        ablate_update(hidden, args.epochs)
-        ablate_gather(hidden, args.epochs)
-        ablate_inline(hidden, args.epochs)
+        for name in args.only or ABLATIONS:
+            ABLATIONS[name](hidden, args.epochs)
 
 
 if __name__ == "__main__":

@@ -105,7 +105,7 @@ def matmul_epoch(sizes: list[int], batch: int, x) -> tuple[float, float]:
     return time.perf_counter() - start, flops
 
 
-def dlcc_worker(hidden, batch, warmup, epochs, diagnostics, floor) -> dict:
+def dlcc_worker(hidden, batch, warmup, epochs, diagnostics, floor, flush=True) -> dict:
     """Train through dlcc's own code path; time every epoch, and the matmul floor between epochs."""
     from dlcc import config
     from dlcc.build import build_members, prepare
@@ -114,6 +114,8 @@ def dlcc_worker(hidden, batch, warmup, epochs, diagnostics, floor) -> dict:
     cfg = config.parse(config_dict(hidden, batch, warmup + epochs, diagnostics), source="benchmark")
     splits, arrays = prepare(cfg)
     fit = Fit(cfg, build_members(cfg, arrays["train"]), arrays["val"], splits.task == "classification")
+    if not flush:  # --no-flush: what the optimizer's subnormal flush buys on this CPU
+        fit.runners[0].optimizer.flush_every = None
     x = arrays["train"][0]
     sizes = [x.shape[1], *hidden, 10]
     result = {"epoch": [], "train": [], "floor": [], "flops": None, "examples": len(x)}
@@ -222,6 +224,28 @@ def blas_info() -> dict:
             "threads": b.get("num_threads")}
 
 
+def load_average() -> str:
+    """The 1-minute load average (Unix), to show whether other processes shared the machine."""
+    try:
+        return f"{os.getloadavg()[0]:.2f}"
+    except (AttributeError, OSError):
+        return "unknown"
+
+
+def cpu_model() -> str:
+    """The CPU's model name (Linux /proc/cpuinfo, else the platform module), so every table says
+    which machine it came from: Intel CPUs, for one, pay far more than AMD ones for subnormal floats."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("model name", "Model")) and ":" in line:
+                return " ".join(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
 def torch_available() -> bool:
     try:
         import importlib.util
@@ -260,6 +284,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating dlcc/PyTorch processes per row (default 3)")
     parser.add_argument("--quick", action="store_true", help="3 epochs, 1 round")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if it is installed")
+    parser.add_argument("--no-flush", action="store_true",
+                        help="turn off the optimizer's subnormal flush in dlcc (docs/optimizers.md), to see what it buys")
     parser.add_argument("--only", metavar="NETWORK/BATCH", action="append",
                         help="measure only this row, e.g. --only 784-100-10/128 (repeatable; skips the extra lines)")
     parser.add_argument("--worker", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
@@ -276,16 +302,22 @@ def main() -> None:
     use_torch = not args.no_torch and torch_available()
     env = {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
                                       "OMP_NUM_THREADS") if k in os.environ}
+    print(f"# CPU: {cpu_model()}")
     print(f"# dlcc MNIST benchmark: {os.cpu_count()} CPUs, numpy {info['numpy']}, BLAS {info['blas']}, "
           f"BLAS threads {info['threads'] or '?'}" + (f", env {env}" if env else ""))
     print(f"# median over {args.rounds} x {args.epochs} epochs (after {args.warmup} warm-up epoch(s) per process), "
-          "60,000 training images, float32, SGD lr 0.1 momentum 0.9, diagnostics off", flush=True)
+          "60,000 training images, float32, SGD lr 0.1 momentum 0.9, diagnostics off"
+          + (", dlcc WITHOUT its subnormal flush (--no-flush)" if args.no_flush else ""), flush=True)
 
+    load_before = load_average()
     rows = []
     for hidden, batch in TABLE:
         if not args.only or f"{network(hidden)}/{batch}" in args.only:
             rows.append(measure_row(hidden, batch, args, threads if use_torch else None))
             print(f"  measured {network(hidden)} batch {batch}", file=sys.stderr, flush=True)
+    print(f"# 1-minute load average before the table {load_before} (this script's own threads raise it "
+          f"while it runs: {load_average()} now); other processes' load slows both columns, so above "
+          "~0.7 before, on 2 cores, rerun")
     print_tables(rows, args)
     if not args.only:
         print()
@@ -305,7 +337,7 @@ def measure_row(hidden, batch, args, torch_threads: int | None) -> tuple:
     dl = {"epoch": [], "floor": [], "peak": [], "flops": None, "rounds": []}
     tc = {"epoch": [], "version": None, "threads": None, "rounds": []}
     for _ in range(args.rounds):
-        r = run_worker(["dlcc", *worker_args(hidden, batch, args), "--floor"])
+        r = run_worker(["dlcc", *worker_args(hidden, batch, args), "--floor", *(["--no-flush"] if args.no_flush else [])])
         dl["epoch"] += r["epoch"]
         dl["floor"] += r["floor"]
         dl["peak"].append(r["peak_rss_mb"])
@@ -412,10 +444,11 @@ def worker_main(argv: list[str]) -> None:
     parser.add_argument("--floor", action="store_true")
     parser.add_argument("--diagnostics", action="store_true")
     parser.add_argument("--dataloader", action="store_true")
+    parser.add_argument("--no-flush", action="store_true")
     a = parser.parse_args(argv)
     hidden = tuple(int(u) for u in a.hidden.split(","))
     if a.kind == "dlcc":
-        result = dlcc_worker(hidden, a.batch, a.warmup, a.epochs, a.diagnostics, a.floor)
+        result = dlcc_worker(hidden, a.batch, a.warmup, a.epochs, a.diagnostics, a.floor, not a.no_flush)
     else:
         result = torch_worker(hidden, a.batch, a.warmup, a.epochs, a.threads, a.dataloader)
     print(json.dumps(result))

@@ -8,7 +8,7 @@ eval, compare, plot, `dlcc runs` or resume.
     read_text(path, limit)             a run file's text: regular file, at most `limit` bytes, UTF-8
     summary_value(key, value, path)    one summary.json field, checked (see SUMMARY)
     check_rows(rows, path, planned)    metrics.csv rows: epochs within the run's planned epochs
-    check_checkpoint(state, template, slots, columns, path)   checkpoint.npz against a fresh run's
+    check_checkpoint(state, template, optimizers, columns, path)   checkpoint.npz against a fresh run's
     check_model(arrays, path)          model.npz: finite floating-point arrays only
 """
 
@@ -128,7 +128,7 @@ def check_rows(rows: list[dict], path: Path, planned: int | None) -> None:
 
 # --------------------------------------------------------------------------- checkpoint.npz
 
-def check_checkpoint(state: dict, template: dict, slots: list[tuple], columns: list[str], epochs: int,
+def check_checkpoint(state: dict, template: dict, optimizers: list, columns: list[str], epochs: int,
                      path: Path) -> None:
     """`state` (folder.read_checkpoint) must have the structure of `template`, a fresh run's
     state() of the same config: the same parameters with the same shapes, the optimizer state the
@@ -138,14 +138,17 @@ def check_checkpoint(state: dict, template: dict, slots: list[tuple], columns: l
         return RunDamaged(f"{path}: {what}; the checkpoint is damaged and the run cannot be resumed from it "
                           "(train the config again)")
 
-    for i, (saved, fresh, member_slots) in enumerate(zip(state["members"], template["members"], slots), start=1):
+    for i, (saved, fresh, optimizer) in enumerate(zip(state["members"], template["members"], optimizers), start=1):
+        member_slots = optimizer.slots
         params = fresh["param"]
         _same_arrays(saved["param"], params, f"m{i}.param", bad)
         if saved["best"] is not None:
             _same_arrays(saved["best"], params, f"m{i}.best", bad)
         slot_keys = {f"{slot}.{name}": params[name] for slot in member_slots for name in params}
         extra = {k: v for k, v in saved["opt"].items() if k not in slot_keys}
-        _same_arrays(extra, fresh["opt"], f"m{i}.opt", bad)
+        # keys an older dlcc did not write (the step count of SGD, AdaGrad, RMSProp) may be absent
+        expected = {k: v for k, v in fresh["opt"].items() if k in saved["opt"] or k not in optimizer.optional_state}
+        _same_arrays(extra, expected, f"m{i}.opt", bad)
         present = {k: v for k, v in saved["opt"].items() if k in slot_keys}
         if present:
             _same_arrays(present, slot_keys, f"m{i}.opt", bad)

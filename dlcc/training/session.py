@@ -154,7 +154,7 @@ def _restore(run_dir: Path, cfg, fit: Fit, digest: str, summary: Summary) -> Non
             f"{run_dir / folder.CONFIG}: the config was changed after the run started, so the checkpoint "
             "does not belong to it; resuming is refused. Train the edited config as a new run instead."
         )
-    validate.check_checkpoint(state, fit.state(), [r.optimizer.slots for r in fit.runners], fit.columns,
+    validate.check_checkpoint(state, fit.state(), [r.optimizer for r in fit.runners], fit.columns,
                               cfg.training.epochs, path)
     fit.restore(state)
 

@@ -1,0 +1,155 @@
+"""Where an epoch's time goes: dlcc's training loop timed phase by phase, next to the matmul floor.
+
+    python benchmarks/profile_epoch.py                 # 784-100-10, batch 128, 4 measured epochs
+    python benchmarks/profile_epoch.py --hidden 800,800 --epochs 2
+
+The loop is the one `Fit` runs (dlcc.training.trainer._EpochRunner.run), written out here with a
+clock read between its steps: the shuffle's gather, each layer's matrix product, bias and
+activation, the loss, the accuracy count, the backward products and the optimizer step (same
+objects, same order, same results; the clock reads add about a microsecond each). After each
+epoch it times the matmul floor (bench_mlp.py) in the same process.
+
+Then the small operations, timed alone with timeit on arrays of a batch's shape, with the
+rewrites one might try for them: what each would save per batch. Nothing here asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+import timeit
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_mlp import config_dict, cpu_model, load_average, matmul_epoch  # noqa: E402
+
+from dlcc import config  # noqa: E402
+from dlcc.build import build_members, prepare  # noqa: E402
+from dlcc.data.mnist import read_arrays  # noqa: E402
+from dlcc.nn.metrics import n_correct  # noqa: E402
+from dlcc.training.trainer import Fit  # noqa: E402
+
+
+def profile(hidden, batch, epochs) -> None:
+    cfg = config.parse(config_dict(hidden, batch, epochs + 1, False), source="profile")
+    _, arrays = prepare(cfg)
+    fit = Fit(cfg, build_members(cfg, arrays["train"]), arrays["val"], True)
+    runner, net, optimizer = fit.runners[0], fit.members[0].net, fit.runners[0].optimizer
+    spent: dict[str, float] = {}
+
+    def tick(name: str, since: float) -> float:
+        now = time.perf_counter()
+        spent[name] = spent.get(name, 0.0) + now - since
+        return now
+
+    epochs_seen, floors = [], []
+    for epoch in range(epochs + 1):  # the first is a warm-up
+        spent.clear()
+        start = t = time.perf_counter()
+        x, y = runner.epoch_order()
+        t = tick("gather (shuffle)", t)
+        for b in range(runner.n_batches):
+            xb, yb = x[b * batch:(b + 1) * batch], y[b * batch:(b + 1) * batch]
+            a = xb
+            for i, layer in enumerate(net.layers, start=1):
+                layer.x = a
+                z = a @ layer.W
+                t = tick(f"forward {i}: x W", t)
+                z += layer.b
+                t = tick(f"forward {i}: + b", t)
+                a = layer.f.forward(z)
+                t = tick(f"forward {i}: {layer.activation}", t)
+            net.data_loss(a, yb)
+            t = tick("loss value", t)
+            n_correct(a, yb)
+            t = tick("accuracy count", t)
+            grad = net.loss.delta(a, yb)
+            t = tick("delta (a - y) / n", t)
+            for i in range(len(net.layers), 0, -1):
+                layer = net.layers[i - 1]
+                delta = grad if i == len(net.layers) else layer.f.backward(grad)
+                t = tick(f"backward {i}: activation", t)
+                np.matmul(layer.x.T, delta, out=layer.dW)
+                t = tick(f"backward {i}: x^T delta", t)
+                if len(layer.ones) < len(delta):
+                    layer.ones = np.ones(len(delta), dtype=delta.dtype)
+                np.matmul(layer.ones[:len(delta)], delta, out=layer.db)
+                t = tick(f"backward {i}: 1^T delta", t)
+                if i > 1:
+                    grad = delta @ layer.W.T
+                    t = tick(f"backward {i}: delta W^T", t)
+            optimizer.step(net.params, net.grads)
+            t = tick("optimizer step", t)
+        total = time.perf_counter() - start
+        if epoch:
+            epochs_seen.append((total, dict(spent)))
+            floors.append(matmul_epoch([x.shape[1], *hidden, y.shape[1]], batch, arrays["train"][0])[0])
+    print(f"epochs: {', '.join(f'{e:.3f}' for e, _ in epochs_seen)} s; matmul floor: "
+          f"{', '.join(f'{f:.3f}' for f in floors)} s")
+    print()
+    print("| phase | ms per epoch (median) |")
+    print("|---|---:|")
+    for name in epochs_seen[0][1]:
+        print(f"| {name} | {1e3 * statistics.median(s[name] for _, s in epochs_seen):.1f} |")
+    products = [sum(v for k, v in s.items() if any(m in k for m in ("x W", "x^T", "W^T"))) for _, s in epochs_seen]
+    print(f"| all matrix products (x W, x^T delta, delta W^T) | {1e3 * statistics.median(products):.1f} |")
+    print(f"| the floor's matrix products, timed alone | {1e3 * statistics.median(floors):.1f} |")
+
+
+def micro(batch: int, hidden: int) -> None:
+    """Small operations of one batch, timed alone (best of 7 x 2000), with rewrites one might try."""
+    rng = np.random.default_rng(0)
+    z = (rng.standard_normal((batch, 10)) * 5).astype(np.float32)
+    h = rng.standard_normal((batch, hidden)).astype(np.float32)
+    g = rng.standard_normal((batch, hidden)).astype(np.float32)
+    zeros, ones = np.zeros(hidden, np.float32), np.ones(batch, np.float32)
+    a = np.maximum(h, zeros)
+    rows = np.arange(batch)
+    pixels = read_arrays("mnist")["train-images-idx3-ubyte"].reshape(60_000, -1)
+    x = pixels / np.float32(255)
+    order = rng.permutation(len(x))
+    x_out, p_out, buf = np.empty_like(x), np.empty_like(pixels), np.empty((batch, x.shape[1]), np.float32)
+    cases = {
+        "softmax row maximum: z.max(axis=1)": lambda: z.max(axis=1, keepdims=True),
+        "  rewrite: z[rows, z.argmax(axis=1)] (same numbers)": lambda: z[rows, z.argmax(axis=1)][:, None],
+        "ReLU forward: np.maximum(z, row of zeros)": lambda: np.maximum(h, zeros),
+        "  rewrite: the same in place (out=z)": lambda: np.maximum(h, zeros, out=h),
+        "ReLU backward: grad * (a > 0)": lambda: g * (a > 0),
+        "  rewrite: np.multiply(grad, a > 0, out=grad)": lambda: np.multiply(g, a > 0, out=g),
+        "bias gradient: 1^T delta (BLAS)": lambda: np.matmul(ones, g),
+        "  rewrite: delta.sum(axis=0)": lambda: g.sum(axis=0),
+        "uint8 batch to float32: pixel / 255": lambda: np.divide(pixels[:batch], np.float32(255), out=buf),
+    }
+    print()
+    print(f"| operation, batch {batch} (hidden {hidden}) | us |")
+    print("|---|---:|")
+    for name, run in cases.items():
+        print(f"| {name} | {1e6 * min(timeit.repeat(run, number=2000, repeat=7)) / 2000:.2f} |")
+    for name, run in {
+        "shuffle's gather of the 60,000 images, float32": lambda: np.take(x, order, axis=0, out=x_out, mode="clip"),
+        "  the same as uint8": lambda: np.take(pixels, order, axis=0, out=p_out, mode="clip"),
+    }.items():
+        print(f"| {name} | {1e6 * min(timeit.repeat(run, number=1, repeat=7)):.0f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--hidden", default="100", help="hidden layer sizes, e.g. 800,800 (default 100)")
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--epochs", type=int, default=4, help="measured epochs, after one warm-up (default 4)")
+    args = parser.parse_args()
+    hidden = tuple(int(u) for u in args.hidden.split(","))
+    print(f"# CPU: {cpu_model()}; numpy {np.__version__}; 1-minute load average {load_average()}")
+    print(f"# 784-{'-'.join(map(str, hidden))}-10, batch {args.batch}, float32, SGD lr 0.1 momentum 0.9")
+    profile(hidden, args.batch, args.epochs)
+    micro(args.batch, hidden[0])
+
+
+if __name__ == "__main__":
+    main()
