@@ -14,6 +14,7 @@ InterruptedRun) with the CLI's messages. Nothing here prints, except the progres
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -133,10 +134,7 @@ class Sweep:
     @property
     def counts(self) -> dict[str, int]:
         """How many runs have each status."""
-        counts: dict[str, int] = {}
-        for row in self.results:
-            counts[row["status"]] = counts.get(row["status"], 0) + 1
-        return counts
+        return dict(Counter(row["status"] for row in self.results))
 
     def compare(self, metric: str | None = None) -> Comparison:
         return compare(self.runs, metric)

@@ -37,16 +37,7 @@ def test_the_examples_of_docs_sweeps_md_run(tmp_path, monkeypatch, capsys):
 
 def test_every_example_in_docs_python_md_runs(tmp_path, monkeypatch, capsys):
     pytest.importorskip("pandas")  # one example shows metrics_frame(); pandas comes with .[dev]
-    blocks = python_blocks(DOC.read_text())
-    assert len(blocks) >= 10
-    shutil.copytree(ROOT / "configs", tmp_path / "configs")
-    monkeypatch.chdir(tmp_path)
-    namespace: dict = {}
-    for number, block in enumerate(blocks, start=1):
-        try:
-            exec(compile(block, f"docs/python.md block {number}", "exec"), namespace)
-        except Exception as exc:  # name the block, not just the line
-            raise AssertionError(f"docs/python.md block {number} failed:\n{block}") from exc
+    assert run_blocks(DOC, tmp_path, monkeypatch) >= 10
     out = capsys.readouterr().out
     assert "test accuracy:" in out
     assert "optimizer.lr: Input should be greater than 0" in out  # the Errors example's message

@@ -14,6 +14,7 @@ After `dlcc train --resume`, an epoch may appear twice in metrics.csv; the later
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import yaml
@@ -91,19 +92,22 @@ class RunFolder:
             return best
         return self.last_epoch
 
+    @cached_property
+    def best_rule(self) -> tuple[str, float, int]:
+        """(monitored metric, min_delta, start_from_epoch): what decides the best epoch (runs/best.py)."""
+        return best.monitor(self.config, any(r.get("val_loss") is not None for r in self.rows))
+
     @property
+    def monitor(self) -> str:
+        return self.best_rule[0]
+
+    @cached_property
     def best_epoch(self) -> int | None:
         """summary.json's best epoch; for a run still going (or stopped before it wrote one), the
         same rule applied to the rows so far (runs/best.py)."""
         if self.summary.best_epoch is not None:
             return self.summary.best_epoch
-        has_val = any(r.get("val_loss") is not None for r in self.rows)
-        return best.best_epoch(self.rows, *best.monitor(self.config, has_val))
-
-    @property
-    def monitor(self) -> str:
-        """The metric that decides the best epoch (runs/best.py)."""
-        return best.monitor(self.config, any(r.get("val_loss") is not None for r in self.rows))[0]
+        return best.best_epoch(self.rows, *self.best_rule)
 
     @property
     def partial(self) -> bool:

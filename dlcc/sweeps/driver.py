@@ -11,6 +11,7 @@ every finished run.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,10 +30,7 @@ class SweepResult:
 
     @property
     def counts(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for row in self.rows:
-            counts[row["status"]] = counts.get(row["status"], 0) + 1
-        return counts
+        return dict(Counter(row["status"] for row in self.rows))
 
 
 class SweepReporter:
