@@ -38,5 +38,8 @@ def rel_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
 
 
 def vjp(forward: Callable[[np.ndarray], np.ndarray], z: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """The vector-Jacobian product g^T (d forward / d z) by finite differences of sum(g * forward(z))."""
-    return numerical_grad(lambda: float(np.sum(g * forward(z))), z)
+    """The vector-Jacobian product g^T (d forward / d z) by finite differences of sum(g * forward(z)).
+
+    forward gets a copy of z each time: an activation may work in place (ReLU turns z into a).
+    """
+    return numerical_grad(lambda: float(np.sum(g * forward(z.copy()))), z)

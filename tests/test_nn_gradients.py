@@ -46,7 +46,7 @@ def test_activation_backward_is_the_vector_jacobian_product(name):
 
     f = activations.get(name)
     f.forward(z.copy())
-    analytic = f.backward(g)
+    analytic = f.backward(g.copy())  # backward may work in place (ReLU)
 
     # A separate object: the numerical pass calls forward many times and would overwrite the cache.
     numeric = vjp(activations.get(name).forward, z, g)

@@ -56,7 +56,13 @@ class Tanh:
 
 
 class ReLU:
-    """a = max(0, z);  da/dz = 1 if z > 0 else 0 (we take 0 at z = 0)."""
+    """a = max(0, z);  da/dz = 1 if z > 0 else 0 (we take 0 at z = 0).
+
+    Both passes work in place: forward turns z into a, backward turns grad into grad_z. Each array
+    belongs to the layer that calls them (its fresh z = x W + b; the fresh dC/da from the layer
+    above), so no one else sees the change, and each pass writes into memory that is already in
+    cache instead of a new array (benchmarks/profile_epoch.py times both forms).
+    """
 
     name = "relu"
 
@@ -68,11 +74,11 @@ class ReLU:
         # with its vectorized array-array loop, faster than its array-scalar loop (timed with timeit).
         if self.zeros.shape != z.shape[-1:] or self.zeros.dtype != z.dtype:
             self.zeros = np.zeros(z.shape[-1:], dtype=z.dtype)
-        self.a = np.maximum(z, self.zeros)
+        self.a = np.maximum(z, self.zeros, out=z)
         return self.a
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
-        return grad * (self.a > 0)
+        return np.multiply(grad, self.a > 0, out=grad)
 
 
 class LeakyReLU:
@@ -102,7 +108,10 @@ class Softmax:
     name = "softmax"
 
     def forward(self, z: np.ndarray) -> np.ndarray:
-        e = z - z.max(axis=1, keepdims=True)
+        # The row maxima as z at each row's argmax: the same numbers as z.max(axis=1), three times
+        # faster for a few columns (NumPy's max reduces each short row in a separate inner loop).
+        rows = np.arange(len(z))
+        e = z - z[rows, z.argmax(axis=1)][:, None]
         np.exp(e, out=e)
         e /= e.sum(axis=1, keepdims=True)
         self.a = e
