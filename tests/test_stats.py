@@ -174,6 +174,16 @@ def test_welch_without_any_spread():
     assert stats.welch([0.9, 0.9], [0.8, 0.8, 0.8]) == stats.Welch(None, None, 0.0)
 
 
+@pytest.mark.parametrize("scale", [1e-200, 1e-150, 1e150, 1e300])
+def test_welch_at_any_scale(scale):
+    """t and df do not change when both groups are scaled alike, even where the squares of the
+    values (1e300^2) or of their variances (1e-200^4) are beyond a float's range."""
+    w = stats.welch([1.0 * scale, 2.0 * scale, 3.0 * scale, 4.0 * scale, 5.0 * scale],
+                    [10.0 * scale, 20.0 * scale, 30.0 * scale])
+    assert w.t == pytest.approx(-2.922648, abs=1e-6)
+    assert w.df == pytest.approx(2.060218, abs=1e-6)
+
+
 def test_welch_needs_two_values_per_group():
     with pytest.raises(ValueError, match="at least 2"):
         stats.welch([1.0], [1.0, 2.0])

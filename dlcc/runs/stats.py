@@ -159,12 +159,19 @@ def welch(a: list[float], b: list[float]) -> Welch:
     na, nb = len(a), len(b)
     if na < 2 or nb < 2:
         raise ValueError(f"welch: each group needs at least 2 values (got {na} and {nb})")
+    # t and df do not change when both groups are scaled alike; scaled to |x| <= 1, no square
+    # below can overflow (a loss of 1e200 squared is inf in floats).
+    scale = max(abs(x) for x in a + b) or 1.0
+    a, b = [x / scale for x in a], [x / scale for x in b]
     va, vb = sample_std(a) ** 2 / na, sample_std(b) ** 2 / nb  # squared standard errors
     diff = mean(a) - mean(b)
     if va + vb == 0.0:
         return Welch(None, None, 1.0 if diff == 0.0 else 0.0)
     t = diff / math.sqrt(va + vb)
-    df = (va + vb) ** 2 / (va ** 2 / (na - 1) + vb ** 2 / (nb - 1))
+    # (va + vb)^2 / (va^2 / (na - 1) + vb^2 / (nb - 1)), written with the shares va / (va + vb) so
+    # that tiny variances cannot underflow to 0 / 0
+    share_a, share_b = va / (va + vb), vb / (va + vb)
+    df = 1.0 / (share_a ** 2 / (na - 1) + share_b ** 2 / (nb - 1))
     # 2 (1 - F_df(|t|)) straight from I_x: no 1 - 0.9999... cancellation for tiny p
     return Welch(t, df, betainc(df / 2.0, 0.5, df / (df + t * t)))
 
