@@ -8,15 +8,15 @@ The API lives in dlcc.api (see docs/python.md); it is imported on first use, so 
 `import dlcc` and `dlcc --help` stay fast.
 """
 
-from dlcc.errors import (ConfigError, DataError, DivergedError, DlccError, InterruptedRun, RunDamaged, RunError,
-                         WriteFailed)
+from dlcc.errors import (ConfigError, DataError, DivergedError, DlccError, InterruptedRun, PathError, RunDamaged,
+                         RunError, WriteFailed)
 from dlcc.version import __version__
 
 _API = ("train", "train_config", "resume", "load", "load_config", "validate", "list_runs", "compare", "plot",
         "gradcheck", "sweep", "resume_sweep", "expand_runs", "html_report", "Run", "Sweep")
 
 __all__ = ["__version__", "ConfigError", "DataError", "DivergedError", "DlccError", "InterruptedRun",
-           "RunDamaged", "RunError", "WriteFailed", *_API]
+           "PathError", "RunDamaged", "RunError", "WriteFailed", *_API]
 
 
 def __getattr__(name: str):

@@ -6,7 +6,7 @@
     run.summary; run.metrics; run.predict(x); run.evaluate("test"); run.plot("curves")
     dlcc.compare([run_a, run_b])
 
-Errors are dlcc's typed exceptions (ConfigError, DataError, RunError, DivergedError,
+Errors are dlcc's typed exceptions (ConfigError, DataError, RunError, PathError, DivergedError,
 InterruptedRun) with the CLI's messages. Nothing here prints, except the progress bar that
 `train(progress=True)` draws on stderr, and nothing calls sys.exit.
 """
@@ -22,7 +22,7 @@ import numpy as np
 from dlcc import build
 from dlcc import config as config_mod
 from dlcc.data.download import offline
-from dlcc.errors import ConfigError, DataError, Note, RunError
+from dlcc.errors import ConfigError, DataError, Note, RunError, user_paths
 from dlcc.nn import gradcheck as gc
 from dlcc.nn.metrics import predicted_classes
 from dlcc.report.page import write_report
@@ -79,6 +79,7 @@ def train(config, *, overrides=None, runs_dir: str | Path = "runs", name: str | 
     return train_config(cfg, runs_dir, progress=progress)
 
 
+@user_paths
 def train_config(cfg, runs_dir: str | Path = "runs", *, progress: bool = True) -> Run:
     """Train an already validated Config (see load_config)."""
     with _reporter(progress) as reporter:
@@ -86,6 +87,7 @@ def train_config(cfg, runs_dir: str | Path = "runs", *, progress: bool = True) -
     return load(run_dir)
 
 
+@user_paths
 def resume(run_dir: str | Path, *, progress: bool = True) -> Run:
     """Continue an interrupted run in place from its checkpoint (a finished run is returned as is)."""
     with _reporter(progress) as reporter:
@@ -94,14 +96,15 @@ def resume(run_dir: str | Path, *, progress: bool = True) -> Run:
 
 
 class _reporter:
-    """The Rich progress display when asked for, closed however training ends."""
+    """The Rich progress display (of a run, or of a sweep) when asked for, closed however it ends."""
 
-    def __init__(self, progress: bool):
+    def __init__(self, progress: bool, sweep: bool = False):
         self.reporter = None
         if progress:
             from dlcc.report.progress import RichReporter
+            from dlcc.report.sweep_progress import RichSweepReporter
 
-            self.reporter = RichReporter()
+            self.reporter = RichSweepReporter() if sweep else RichReporter()
 
     def __enter__(self):
         return self.reporter
@@ -116,6 +119,7 @@ class _reporter:
 class Sweep:
     """A sweep folder: results.csv as rows, its runs, and their comparison."""
 
+    @user_paths
     def __init__(self, path: str | Path):
         from dlcc.runs import sweepdir
 
@@ -146,6 +150,7 @@ class Sweep:
         return plots.sweep(self.definition, self.results, metric)
 
 
+@user_paths
 def expand_runs(paths) -> list[Path]:
     """Run folders, with each sweep folder among `paths` replaced by its runs (those with a folder)."""
     from dlcc.runs import sweepdir
@@ -159,6 +164,7 @@ def expand_runs(paths) -> list[Path]:
     return found
 
 
+@user_paths
 def sweep(config, *, sets=None, grid=None, random=None, trials: int | None = None, seeds=None,
           workers: int | None = None, executor: str | None = None, ray_address: str | None = None,
           name: str | None = None, runs_dir: str | Path = "runs", yes: bool = False, progress: bool = True) -> Sweep:
@@ -173,44 +179,39 @@ def sweep(config, *, sets=None, grid=None, random=None, trials: int | None = Non
     spec, source, base_dir = sweep_spec(config, sets=sets, grid=grid, random=random, trials=trials, seeds=seeds,
                                         workers=workers, executor=executor, ray_address=ray_address, name=name)
     plan = make_plan(spec, source, base_dir, yes=yes)
-    with _sweep_reporter(progress) as reporter:
+    with _reporter(progress, sweep=True) as reporter:
         result = run_sweep(plan, Path(runs_dir), executor=executor, workers=workers, ray_address=ray_address,
                            reporter=reporter)
     return Sweep(result.sweep_dir)
 
 
+@user_paths
 def resume_sweep(sweep_dir: str | Path, *, workers: int | None = None, executor: str | None = None,
                  ray_address: str | None = None, progress: bool = True) -> Sweep:
     """Train what a sweep folder is missing; interrupted runs continue from their checkpoints."""
     from dlcc.sweeps.driver import resume_sweep as resume
 
-    with _sweep_reporter(progress) as reporter:
+    with _reporter(progress, sweep=True) as reporter:
         result = resume(Path(sweep_dir), executor=executor, workers=workers, ray_address=ray_address,
                         reporter=reporter)
     return Sweep(result.sweep_dir)
 
 
-class _sweep_reporter(_reporter):
-    def __init__(self, progress: bool):
-        self.reporter = None
-        if progress:
-            from dlcc.report.sweep_progress import RichSweepReporter
-
-            self.reporter = RichSweepReporter()
-
-
 # --------------------------------------------------------------------------- runs
 
+@user_paths
 def load(run_dir: str | Path) -> Run:
     """A run folder made by `dlcc train`; RunError when it is missing or unusable."""
     return Run(read(run_dir))
 
 
+@user_paths
 def list_runs(runs_dir: str | Path = "runs") -> list[dict]:
     """One overview row per run folder in runs_dir, newest first (what `dlcc runs --json` prints)."""
     return list_folders(runs_dir)
 
 
+@user_paths
 def compare(runs, metric: str | None = None) -> Comparison:
     """Compare two or more runs (Run objects or run-folder paths); `.to_json()` is `dlcc compare --json`."""
     folders = [r.folder if isinstance(r, Run) else read(r) for r in runs]
@@ -219,6 +220,7 @@ def compare(runs, metric: str | None = None) -> Comparison:
     return compare_folders(folders, metric)
 
 
+@user_paths
 def plot(runs, kind: str = "curves", groups=()):
     """A matplotlib Figure of one or more runs (Run objects or run-folder paths): curves,
     gradients (per-layer norms), boundary or predictions. A sweep's metric against its settings
@@ -232,6 +234,7 @@ def plot(runs, kind: str = "curves", groups=()):
     return figure([r.folder for r in runs], kind, groups, models)
 
 
+@user_paths
 def html_report(paths, out: str | Path = "report.html") -> Path:
     """`dlcc report`: run and sweep folders as one self-contained HTML page (docs/report.md)."""
     return write_report([p.path if isinstance(p, (Run, Sweep)) else p for p in paths], out)
@@ -305,6 +308,7 @@ class Run:
         p = self.predictions(x)
         return p.classes if p.classification else p.outputs
 
+    @user_paths
     def predictions(self, x):
         """What `dlcc predict` writes (runs.predict.Predictions): .labels (class names or values),
         .outputs, .to_csv(proba), .to_json(proba)."""
@@ -323,6 +327,7 @@ class Run:
             raise RunError(f"{self.path}: this run has no {split!r} split (splits: train, val, test)")
         return part.x, (predicted_classes(part.y) if splits.task == "classification" else part.y)
 
+    @user_paths
     def evaluate(self, split: str = "test", *, data: str | Path | None = None, save: bool = False) -> dict:
         """Loss and accuracy (or MSE, MAE, R^2) on a split, or on another file (data=PATH, as
         `dlcc eval --data`), with the confusion matrix and per-class precision/recall; save=True

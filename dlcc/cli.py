@@ -26,6 +26,19 @@ def _err(message: str) -> None:
     typer.echo(message, err=True)
 
 
+def _cut_long_words(text: str, limit: int = 240) -> str:
+    """Every run of more than `limit` characters without a space cut short with its length: a
+    hostile 100,000-character path or value, echoed by whichever layer refused it, would bury the
+    message. Paths of ordinary length stay whole."""
+    import re
+
+    def cut(match) -> str:
+        word, colon = match.group().removesuffix(":"), ":" * match.group().endswith(":")
+        return f"{word[:limit - 40]}... ({len(word):,} characters){colon}"
+
+    return re.sub(r"\S{%d,}" % (limit + 1), cut, text)
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """dlcc's notes (dlcc.errors.Note) as one `note:` line; other warnings as Python prints them."""
     if issubclass(category, Note):  # dlcc.errors.Note, dlcc.api.ConfigNote
@@ -84,8 +97,18 @@ class _Commands(TyperGroup):
                 traceback.print_exception(exc)
             if getattr(exc, "run_dir", None) is not None:
                 _err(f"run folder: {exc.run_dir} (status: diverged)")
-            _err(str(exc) if exc.exit_code == 130 else f"error: {exc}")
+            message = _cut_long_words(str(exc))
+            _err(message if exc.exit_code == 130 else f"error: {message}")
             raise typer.Exit(exc.exit_code) from None
+        except OSError as exc:  # a path the operating system refused, wherever it was used
+            from dlcc.errors import path_error
+
+            if os.environ.get("DLCC_DEBUG"):
+                import traceback
+
+                traceback.print_exception(exc)
+            _err(f"error: {_cut_long_words(str(path_error(exc)))}")
+            raise typer.Exit(2) from None
         except KeyboardInterrupt:
             _err("interrupted")
             raise typer.Exit(130) from None

@@ -1,8 +1,11 @@
 """Error types that carry their exit code (see SPEC.md, "Exit codes").
 
-The CLI catches `DlccError`, prints its message on stderr and exits with `exit_code`;
+The CLI catches `DlccError`, prints its message on stderr and exits with `exit_code`; an
+OSError (a path the operating system refused) is a PathError there and at the API's entry points;
 anything else is a bug and keeps its traceback.
 """
+
+import functools
 
 
 class DlccError(Exception):
@@ -37,6 +40,34 @@ class WriteFailed(DlccError, OSError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+class PathError(DlccError):
+    """A path the user gave cannot be used at all: the operating system refused it (a name too
+    long for the file system, a loop of symbolic links, no permission). The message is the path
+    and the system's reason."""
+
+
+def user_paths(function):
+    """Decorator for the public API's entry points: an OSError from a path the user gave leaves
+    as the PathError the API promises instead of a bare OSError (SPEC.md: typed exceptions)."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except DlccError:
+            raise
+        except OSError as exc:
+            raise path_error(exc) from None
+
+    return wrapper
+
+
+def path_error(exc: OSError) -> PathError:
+    """The PathError for an OSError: `PATH: reason` (`PATH -> OTHER: reason` for a rename)."""
+    where = " -> ".join(str(name) for name in (exc.filename, exc.filename2) if name is not None)
+    return PathError(f"{where or 'a file'}: {exc.strerror or exc}")
 
 
 class DivergedError(DlccError):

@@ -153,9 +153,12 @@ def test_a_long_bad_value_is_cut_in_the_message(tmp_path):
 def test_an_empty_name_and_a_nan_tolerance(tmp_path):
     path = tmp_path / "t.yaml"
     path.write_text(yaml.safe_dump(TINY))
-    refused(dlcc("train", path, "--name", "", "--runs-dir", tmp_path / "runs"), "name: String should match pattern")
+    message = refused(dlcc("train", path, "--name", "", "--runs-dir", tmp_path / "runs"), "--name '': name: must be 1 to 100")
+    assert "--set" not in message and "^[" not in message  # the flag the user typed, the rule in words
     assert not (tmp_path / "runs").exists()
     refused(dlcc("gradcheck", path, "--tolerance", "nan"), "--tolerance nan: expected a positive number")
+    refused(dlcc("sweep", path, "--name", "a b", "--runs-dir", tmp_path / "runs"), "--name 'a b': name: must be 1 to 81")
+    assert not (tmp_path / "runs").exists()
 
 
 # --------------------------------------------------------------------------- case 6: memory
@@ -205,3 +208,36 @@ def test_predict_on_an_empty_or_bare_array_file(tmp_path):
     np.save(tmp_path / "bare.npy", np.zeros((3, 2)))
     (tmp_path / "bare.npy").rename(tmp_path / "bare.npz")
     refused(dlcc("predict", run_dir, tmp_path / "bare.npz"), "bare.npz is a .npy file holding one array")
+
+
+# --------------------------------------------------------------------------- paths the system refuses
+
+LONG = "/tmp/" + "x" * 3000  # longer than any file name may be (ENAMETOOLONG where pathlib probes it)
+
+
+@pytest.mark.parametrize("args", [
+    ["eval", LONG], ["runs", LONG], ["compare", LONG, LONG], ["report", LONG], ["plot", LONG],
+    ["predict", LONG, LONG + ".csv"], ["train", "--resume", LONG], ["sweep", "--resume", LONG],
+    ["data", "import", "fashion-mnist", LONG], ["train", LONG + "/a.yaml"],
+], ids=lambda args: " ".join(a[:12] for a in args[:2]))
+def test_a_path_the_system_refuses_is_one_short_line(args):
+    """Path.is_dir() and friends raise OSError (not False) for a name too long: wherever a command
+    probes a path, that is one line with the path cut short and exit code 2."""
+    message = refused(dlcc(*args))
+    assert "characters)" in message and len(message) < 400, message
+
+
+def test_a_runs_dir_the_system_refuses(tmp_path):
+    path = tmp_path / "t.yaml"
+    path.write_text(yaml.safe_dump(TINY))
+    message = refused(dlcc("train", path, "--runs-dir", LONG), "File name too long")
+    assert len(message) < 400
+
+
+def test_the_api_raises_path_error_for_a_path_the_system_refuses():
+    import dlcc as api
+
+    for call in (lambda: api.load(LONG), lambda: api.list_runs(LONG), lambda: api.compare([LONG, LONG]),
+                 lambda: api.expand_runs([LONG])):
+        with pytest.raises(api.PathError, match="File name too long"):
+            call()

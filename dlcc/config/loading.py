@@ -49,7 +49,9 @@ def parse(raw: Any, source: str = "config", overrides=(), notes: list | None = N
     blame = {}
     for item in overrides:
         key, _, text = item.partition("=") if isinstance(item, str) else (item[0], "=", _short(item[1]))
-        blame[key] = f"--set {key}={text[:60] + '...' if len(text) > 60 else text}"
+        text = text[:60] + "..." if len(text) > 60 else text
+        # name and seed come as pairs from `--name` / `--seed` (api.load_config), --set's as text
+        blame[key] = f"--{key} {text}" if key in ("name", "seed") and not isinstance(item, str) else f"--set {key}={text}"
         if key == "data.dataset":  # the new dataset's options start afresh: a missing one is this flag's
             blame.setdefault("data.options", blame[key])
     return _validate(raw, source, blame)

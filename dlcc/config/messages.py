@@ -7,6 +7,7 @@ it (no pydantic branch labels) and a "did you mean" hint for a misspelt key.
 from __future__ import annotations
 
 import difflib
+import re
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -49,10 +50,21 @@ def format_errors(exc: ValidationError, source: str, blame: dict | None = None) 
             msg = (f"unknown key here ('{loc[-1]}' is a setting of another variant)" if hint == f"; did you mean '{loc[-1]}'?"
                    else "unknown key" + hint)
         elif err["type"] not in ("missing",) and "input" in err and not isinstance(err["input"], (dict, list)):
+            if err["type"] == "string_pattern_mismatch":
+                msg = _pattern_in_words(err.get("ctx", {}).get("pattern", "")) or msg
             msg += f" (got {shorten(repr(err['input']))})"
         lines.append(f"{source_here}: {path}: {msg}")
     # pydantic reports one error per union branch for `int | "full"`; keep the lines unique.
     return "\n".join(dict.fromkeys(lines))
+
+
+def _pattern_in_words(pattern: str) -> str | None:
+    """The name patterns (run and sweep names become folder names) said in words, not as a regex."""
+    match = re.fullmatch(r"\^\[A-Za-z0-9\]\[A-Za-z0-9\._-\]\{0,(\d+)\}\$", pattern)
+    if match is None:
+        return None
+    return (f"must be 1 to {int(match[1]) + 1} letters, digits, '.', '_' or '-', starting with a letter "
+            "or digit (it names a folder)")
 
 
 def _user_path(loc: tuple) -> list[str]:

@@ -78,13 +78,14 @@ class SweepSpec(Frozen):
         return parse_seeds(seeds)
 
 
-def parse_spec(raw: Any, source: str) -> SweepSpec:
+def parse_spec(raw: Any, source: str, flags: dict | None = None) -> SweepSpec:
+    """flags: {key: "--name X"} for the keys a command-line flag set: their errors name the flag."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: a sweep file must be a YAML mapping (base, grid, seeds, ...)")
     try:
         spec = SweepSpec.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(format_errors(exc, source)) from None
+        raise ConfigError(format_errors(exc, source, flags)) from None
     if spec.random and spec.trials is None:
         raise ConfigError(f"{source}: trials: how many random draws? `random` needs `trials: N` (--trials N)")
     if spec.trials is not None and not spec.random:

@@ -70,11 +70,13 @@ def sweep_spec(path: str | Path, *, sets=(), grid=(), random=(), trials=None, se
     spec["grid"] = {**(spec.get("grid") or {}), **grid}
     spec["random"] = {**(spec.get("random") or {}),
                       **(random if isinstance(random, dict) else _pairs(random, "--random", raw=True))}
+    flags = {}
     for key, value in (("trials", trials), ("seeds", seeds), ("workers", workers), ("executor", executor),
                        ("ray_address", ray_address), ("name", name)):
         if value is not None:
             spec[key] = value
-    return parse_spec(spec, str(path)), str(path), path.parent
+            flags[key] = f"--{key.replace('_', '-')} {value!r}" if isinstance(value, str) else f"--{key.replace('_', '-')}"
+    return parse_spec(spec, str(path), flags), str(path), path.parent
 
 
 def make_plan(spec: SweepSpec, source: str, folder: Path, yes: bool = False) -> Plan:
