@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import warnings
 from enum import Enum
@@ -24,6 +25,10 @@ from dlcc.version import __version__
 
 def _err(message: str) -> None:
     typer.echo(message, err=True)
+
+
+def _terminate(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _cut_long_words(text: str, limit: int = 240) -> str:
@@ -803,7 +808,9 @@ def gradcheck(
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point. SIGTERM means what Ctrl-C means (exit code 130) from the first
+    line on; training and sweeps put their own handler in its place while they write files."""
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         app()
     except KeyboardInterrupt:

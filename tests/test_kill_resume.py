@@ -134,3 +134,32 @@ def _rows(runs: Path) -> int:
         except OSError:
             return 0
     return 0
+
+
+@pytest.mark.parametrize("args", [["validate", "CONFIG"], ["runs", "RUNS"]])
+def test_sigterm_before_training_is_exit_130_like_ctrl_c(tmp_path, args):
+    """SIGTERM while a command is still reading its inputs (before training installs its own handler)
+    ends like Ctrl-C: "interrupted", exit code 130, not the 143 of a process killed by the signal."""
+    import subprocess
+    import sys
+
+    config = tmp_path / "stop.yaml"
+    config.write_text(yaml.safe_dump(CONFIGS["stopping"]))
+    args = [str(config) if a == "CONFIG" else str(tmp_path) if a == "RUNS" else a for a in args]
+    # The signal arrives from inside the command (when it parses the config or lists the folder),
+    # so the test does not depend on timing.
+    code = ("import os, signal, sys\n"
+            "import dlcc.config as config, dlcc.runs.listing as listing\n"
+            "def hit(original):\n"
+            "    def call(*a, **k):\n"
+            "        os.kill(os.getpid(), signal.SIGTERM)\n"
+            "        return original(*a, **k)\n"
+            "    return call\n"
+            "config.load_any = hit(config.load_any)\n"
+            "listing.list_runs = hit(listing.list_runs)\n"
+            f"sys.argv = ['dlcc', *{args!r}]\n"
+            "from dlcc.cli import main\n"
+            "main()\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == "interrupted" and "Traceback" not in proc.stderr
