@@ -20,6 +20,7 @@ import statistics
 import sys
 import time
 import timeit
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +37,8 @@ from dlcc.nn.metrics import n_correct  # noqa: E402
 from dlcc.training.trainer import Fit  # noqa: E402
 
 
-def profile(hidden, batch, epochs) -> None:
+def profile(hidden, batch, epochs) -> tuple[int, float]:
+    """Print the phase table; return (parameters, seconds per optimizer step in the loop)."""
     cfg = config.parse(config_dict(hidden, batch, epochs + 1, False), source="profile")
     _, arrays = prepare(cfg)
     fit = Fit(cfg, build_members(cfg, arrays["train"]), arrays["val"], True)
@@ -100,6 +102,60 @@ def profile(hidden, batch, epochs) -> None:
     products = [sum(v for k, v in s.items() if any(m in k for m in ("x W", "x^T", "W^T"))) for _, s in epochs_seen]
     print(f"| all matrix products (x W, x^T delta, delta W^T) | {1e3 * statistics.median(products):.1f} |")
     print(f"| the floor's matrix products, timed alone | {1e3 * statistics.median(floors):.1f} |")
+    step = statistics.median(s["optimizer step"] for _, s in epochs_seen) / runner.n_batches
+    return sum(p.size for p in net.params.values()), step
+
+
+def memory(n_params: int, step: float) -> None:
+    """What bounds the momentum update: the bytes it must move, against what this machine moves.
+
+    Per step the update reads g, v and theta and writes v and theta: 5 x 4 bytes per parameter,
+    however it is written in NumPy. Next to it: a plain copy of 128 MB (np.copyto, read + write)
+    from one thread and from two, and the CPU time OpenBLAS's worker threads take in the 0.3 s
+    after one matrix product while this thread sleeps (they spin, waiting for the next product).
+    """
+    moved = 5 * 4 * n_params
+    src, dst = np.ones(2**25, np.float32), np.empty(2**25, np.float32)
+    half = len(src) // 2
+
+    def copy_two() -> None:
+        with ThreadPoolExecutor(1) as pool:
+            other = pool.submit(np.copyto, dst[half:], src[half:])
+            np.copyto(dst[:half], src[:half])
+            other.result()
+
+    one = min(timeit.repeat(lambda: np.copyto(dst, src), number=1, repeat=5))
+    two = min(timeit.repeat(copy_two, number=1, repeat=5))
+    a, w = np.ones((128, 784), np.float32), np.ones((784, 800), np.float32)
+    a @ w
+    before = _other_threads_cpu()
+    time.sleep(0.3)
+    spin = _other_threads_cpu() - before
+    print()
+    print("| memory | |")
+    print("|---|---:|")
+    print(f"| momentum update: bytes per step (5 x 4 bytes x {n_params:,} parameters) | {moved / 1e6:.1f} MB |")
+    print(f"| momentum update in the loop: ms per step, and the bandwidth that is | {1e3 * step:.3f} ms, "
+          f"{moved / step / 1e9:.1f} GB/s |")
+    print(f"| np.copyto of 128 MB, one thread (read + write) | {2 * src.nbytes / one / 1e9:.1f} GB/s |")
+    print(f"| the same in two halves on two threads | {2 * src.nbytes / two / 1e9:.1f} GB/s |")
+    print(f"| CPU time of the other threads in the 0.3 s after one matrix product | {spin:.2f} s |")
+
+
+def _other_threads_cpu() -> float:
+    """CPU seconds used so far by this process's threads other than this one (Linux /proc)."""
+    import os
+    import threading
+
+    me, ticks = threading.get_native_id(), 0
+    try:
+        for tid in os.listdir("/proc/self/task"):
+            if int(tid) != me:
+                fields = Path(f"/proc/self/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+                ticks += int(fields[11]) + int(fields[12])  # utime + stime
+    except OSError:
+        return float("nan")
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def micro(batch: int, hidden: int) -> None:
@@ -116,12 +172,12 @@ def micro(batch: int, hidden: int) -> None:
     order = rng.permutation(len(x))
     x_out, p_out, buf = np.empty_like(x), np.empty_like(pixels), np.empty((batch, x.shape[1]), np.float32)
     cases = {
-        "softmax row maximum: z.max(axis=1)": lambda: z.max(axis=1, keepdims=True),
-        "  rewrite: z[rows, z.argmax(axis=1)] (same numbers)": lambda: z[rows, z.argmax(axis=1)][:, None],
-        "ReLU forward: np.maximum(z, row of zeros)": lambda: np.maximum(h, zeros),
-        "  rewrite: the same in place (out=z)": lambda: np.maximum(h, zeros, out=h),
-        "ReLU backward: grad * (a > 0)": lambda: g * (a > 0),
-        "  rewrite: np.multiply(grad, a > 0, out=grad)": lambda: np.multiply(g, a > 0, out=g),
+        "softmax row maximum, dlcc: z[rows, z.argmax(axis=1)]": lambda: z[rows, z.argmax(axis=1)][:, None],
+        "  before: z.max(axis=1) (the same numbers)": lambda: z.max(axis=1, keepdims=True),
+        "ReLU forward, dlcc: np.maximum(z, row of zeros, out=z)": lambda: np.maximum(h, zeros, out=h),
+        "  before: the same into a new array": lambda: np.maximum(h, zeros),
+        "ReLU backward, dlcc: np.multiply(grad, a > 0, out=grad)": lambda: np.multiply(g, a > 0, out=g),
+        "  before: grad * (a > 0)": lambda: g * (a > 0),
         "bias gradient: 1^T delta (BLAS)": lambda: np.matmul(ones, g),
         "  rewrite: delta.sum(axis=0)": lambda: g.sum(axis=0),
         "uint8 batch to float32: pixel / 255": lambda: np.divide(pixels[:batch], np.float32(255), out=buf),
@@ -147,7 +203,8 @@ def main() -> None:
     hidden = tuple(int(u) for u in args.hidden.split(","))
     print(f"# CPU: {cpu_model()}; numpy {np.__version__}; 1-minute load average {load_average()}")
     print(f"# 784-{'-'.join(map(str, hidden))}-10, batch {args.batch}, float32, SGD lr 0.1 momentum 0.9")
-    profile(hidden, args.batch, args.epochs)
+    n_params, step = profile(hidden, args.batch, args.epochs)
+    memory(n_params, step)
     micro(args.batch, hidden[0])
 
 
