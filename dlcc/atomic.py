@@ -55,8 +55,19 @@ def reason(exc: OSError) -> str:
 
 
 def write_with(path: Path, write: Callable[[BinaryIO], object]) -> None:
-    """Call write(file) on a temporary file beside `path`, then move it into place."""
+    """Call write(file) on a temporary file beside `path`, then move it into place.
+
+    Only a regular file (or a symlink, which is replaced) is ever replaced: renaming over a name
+    that shows a device, a FIFO or a folder (`--out /dev/null`, `--out /dev/stdout`, a link to a
+    folder) would swap the system's node for a plain file, so that is refused, nothing written."""
     path = Path(path)
+    try:
+        shown = os.stat(path)  # follows a symlink: what the user sees at that name
+    except OSError:  # missing, a dangling link or one the system refuses: mkstemp tells
+        shown = None
+    if shown is not None and not stat.S_ISREG(shown.st_mode):
+        kind = "a folder" if stat.S_ISDIR(shown.st_mode) else "not a regular file (a device, pipe or socket)"
+        raise WriteFailed(f"{path}: cannot write it: {kind}; give the path of a file")
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:

@@ -475,6 +475,8 @@ def predict(
 
     try:
         write_text(out, text)
+    except DlccError:  # WriteFailed already names the path and the reason
+        raise
     except OSError as exc:
         raise DlccError(f"{out}: cannot write the predictions: {exc.strerror or exc}") from None
     _err(f"wrote {len(result.outputs)} predictions to {out}")

@@ -37,6 +37,7 @@ from dlcc.errors import ConfigError
 DISTRIBUTIONS = ("uniform", "loguniform", "int", "choice")
 MAX_RUNS_WITHOUT_YES = 10_000
 MAX_SEED = 2**63 - 1
+MAX_SEEDS = 10_000  # seeds a count or an A-B range may give
 
 
 class SweepSpec(Frozen):
@@ -101,8 +102,8 @@ def parse_seeds(seeds) -> list[int]:
     if isinstance(seeds, bool):
         raise ValueError("a count, A-B, A,B,... or a list of integers")
     if isinstance(seeds, int):
-        if not 1 <= seeds <= 10_000:
-            raise ValueError("a count of seeds must be 1..10000")
+        if not 1 <= seeds <= MAX_SEEDS:
+            raise ValueError(f"a count of seeds must be 1..{MAX_SEEDS}")
         return list(range(seeds))
     if isinstance(seeds, str):
         text = seeds.strip()
@@ -113,6 +114,8 @@ def parse_seeds(seeds) -> list[int]:
             a, b = int(match[1]), int(match[2])
             if b < a:
                 raise ValueError("the range A-B runs backwards")
+            if b - a >= MAX_SEEDS:  # before the list is made: 0-99999999999999 would fill the memory
+                raise ValueError(f"a range A-B holds at most {MAX_SEEDS} seeds")
             return parse_seeds(list(range(a, b + 1)))
         if re.fullmatch(r"\d+(\s*,\s*\d+)*", text):
             return parse_seeds([int(s) for s in text.split(",")])
@@ -141,6 +144,10 @@ def parse_distribution(key: str, text: str) -> tuple[str, list]:
     if len(args) != 2 or not all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in args):
         raise ValueError(f"{key}: {kind}(a, b) takes two numbers, got {text!r}")
     low, high = args
+    if not _drawable(kind, low, high):
+        raise ValueError(f"{key}: {kind}({low}, {high}) is beyond what NumPy draws from: "
+                         + ("whole numbers from -2**63 to 2**63-1" if kind == "int" else "finite numbers whose "
+                            "difference is below 1.8e308"))
     if not low < high:
         raise ValueError(f"{key}: {kind}({low}, {high}): the low end must be below the high end")
     if kind == "loguniform" and low <= 0:
@@ -148,6 +155,18 @@ def parse_distribution(key: str, text: str) -> tuple[str, list]:
     if kind == "int" and not (float(low).is_integer() and float(high).is_integer()):
         raise ValueError(f"{key}: int({low}, {high}) takes whole numbers")
     return kind, [low, high]
+
+
+def _drawable(kind: str, low, high) -> bool:
+    """Whether draw() can draw between these ends: YAML reads 1e400 as inf and 10**400 as an int
+    no float holds, and NumPy refuses a span beyond float64 (or int64 for int) with an
+    OverflowError or ValueError, so such ends are refused here, where the key is known."""
+    if kind == "int":
+        return all(-2**63 <= end <= MAX_SEED for end in (low, high))
+    try:
+        return math.isfinite(float(high) - float(low))
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 def draw(kind: str, args: list, rng: np.random.Generator):

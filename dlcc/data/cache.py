@@ -24,10 +24,11 @@ from pathlib import Path
 import numpy as np
 import platformdirs
 
-from dlcc.atomic import write_bytes, write_text
+from dlcc.atomic import read_bounded, write_bytes, write_text
 from dlcc.errors import DataError
 
 SIDECAR = "npy-cache.json"
+SIDECAR_BYTES = 1 << 20  # dlcc writes about 1.5 KB there
 
 
 def cache_dir() -> Path:
@@ -82,15 +83,17 @@ def stamp(path: Path, sha256: str) -> dict:
 def read_cache(folder: Path, sources: dict[str, tuple[Path, str]]) -> dict[str, np.ndarray] | None:
     """The cached arrays, or None when the cache is absent, unreadable, stale or damaged.
 
-    sources: array name -> (the source file, its expected SHA-256).
+    sources: array name -> (the source file, its expected SHA-256). Each file is read with
+    read_bounded, up to the size recorded for it: a FIFO in its place would block the load forever,
+    and a device or a link to one (/dev/zero) would fill the memory.
     """
     try:
-        recorded = json.loads((folder / SIDECAR).read_text())
+        recorded = json.loads(read_bounded(folder / SIDECAR, SIDECAR_BYTES))
         if recorded.get("sources") != {key: stamp(path, digest) for key, (path, digest) in sources.items()}:
             return None
         arrays = {}
         for key in sources:
-            data = (folder / f"{key}.npy").read_bytes()
+            data = read_bounded(folder / f"{key}.npy", recorded["arrays"][key]["size"])
             if hashlib.sha256(data).hexdigest() != recorded["arrays"][key]["sha256"]:
                 return None  # damaged since it was written: rebuilt from the verified sources
             arrays[key] = np.load(io.BytesIO(data), allow_pickle=False)

@@ -188,9 +188,19 @@ def load_npz(path: Path, where: str = "") -> dict[str, np.ndarray]:
             raise DataError(f"{where}{path} is a .npy file holding one array; an .npz archive with named "
                             "arrays is needed (numpy.savez(path, x=x, y=y))")
         with loaded as archive:
-            return {key: archive[key] for key in archive.files}
+            return plain_arrays({key: archive[key] for key in archive.files})
     except (OSError, ValueError, EOFError, MemoryError, zipfile.BadZipFile) as error:
         raise DataError(f"{where}{path} is not an .npz archive of plain arrays ({str(error)[:200]})") from None
+
+
+def plain_arrays(members: dict) -> dict[str, np.ndarray]:
+    """The members of an .npz archive, all of them arrays: NumPy hands back a member that is not a
+    .npy file (a text file, a folder entry zipped in beside the arrays) as its raw bytes, which
+    the code that uses `x` or `W1` would trip over; such an archive is a ValueError here."""
+    for key, value in members.items():
+        if not isinstance(value, np.ndarray):
+            raise ValueError(f"its member {key!r} is not a .npy array")
+    return members
 
 
 def features_matrix(x: np.ndarray, y: np.ndarray, where: str, targets: str) -> np.ndarray:

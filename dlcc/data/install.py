@@ -6,6 +6,7 @@ written atomically (dlcc.atomic.write_bytes). A verified file has exactly the pu
 it can only replace a file that was missing, corrupt, or identical.
 """
 
+import os
 from pathlib import Path
 
 from dlcc.atomic import write_bytes
@@ -41,7 +42,7 @@ def install(dataset: str, source: Path | list[Path]) -> list[Path]:
     new = [target for target in targets.values() if not target.exists()]
     try:
         for name, target in targets.items():
-            if target.resolve() != paths[name].resolve():
+            if not _same_file(target, paths[name]):
                 write_bytes(target, contents[name])
     except OSError as error:
         for target in new:  # leave no incomplete set behind
@@ -55,6 +56,16 @@ def install(dataset: str, source: Path | list[Path]) -> list[Path]:
         other = name if target.suffix == ".gz" else f"{name}.gz"
         (folder / other).unlink(missing_ok=True)
     return list(targets.values())
+
+
+def _same_file(target: Path, source: Path) -> bool:
+    """Whether the cache's file is the very file being imported (an import from the cache itself).
+    Not Path.resolve(): before Python 3.13 it raises RuntimeError, not OSError, for a symlink
+    loop at the target, which the atomic write then simply replaces."""
+    try:
+        return os.path.samefile(target, source)
+    except OSError:  # missing, a dangling link or a loop: not the source
+        return False
 
 
 # torchvision keeps the files in <root>/<ClassName>/raw/ (MNIST/raw, FashionMNIST/raw).

@@ -34,6 +34,8 @@ def write_report(paths, out: Path) -> Path:
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         atomic.write_text(out, text)
+    except DlccError:  # WriteFailed already names the path and the reason
+        raise
     except OSError as exc:
         raise DlccError(f"{out}: cannot write the report: {exc.strerror or exc}") from None
     return out

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from dlcc import atomic
+from dlcc.data.files import plain_arrays
 from dlcc.errors import RunDamaged, RunError
 from dlcc.runs import validate
 
@@ -290,7 +291,7 @@ def read_npz(path: Path, damaged: str) -> dict[str, np.ndarray]:
         with npz:
             if sum(info.file_size for info in npz.zip.infolist()) > validate.NPZ_BYTES:
                 raise ValueError(f"larger than the {validate.NPZ_BYTES:,} bytes dlcc writes at most")
-            return {k: npz[k] for k in npz.files}
+            return plain_arrays({k: npz[k] for k in npz.files})
     except FileNotFoundError:
         raise RunError(f"{path}: missing") from None
     except (OSError, ValueError, EOFError, MemoryError, zipfile.BadZipFile) as exc:

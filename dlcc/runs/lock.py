@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
+import stat
 from pathlib import Path
 
 from dlcc.errors import RunError
@@ -91,8 +92,8 @@ def owner(run_dir: Path) -> int | None:
         pid = _read_owner(path)[0]
         return pid if pid is not None and alive(pid) else None
     try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
+        fd = _open_file(path, os.O_RDONLY)
+    except (OSError, RunError):  # none there, or not a lock dlcc made: no process holds it
         return None
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
@@ -107,16 +108,32 @@ def owner(run_dir: Path) -> int | None:
 def _open(path: Path) -> int | None:
     """A descriptor of the lock file (flock), or of a newly created one (no flock); None: taken."""
     if fcntl is not None:
-        return os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        return _open_file(path, os.O_RDWR | os.O_CREAT)
     for _ in range(2):
         try:
-            return os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+            return _open_file(path, os.O_RDWR | os.O_CREAT | os.O_EXCL)
         except FileExistsError:
             pid, host = _read_owner(path)
             if pid is not None and (host != socket.gethostname() or alive(pid)):
                 return None
             path.unlink(missing_ok=True)  # stale: its process is gone
     return None
+
+
+def _open_file(path: Path, flags: int) -> int:
+    """os.open of the lock file itself, never of what a `.lock` symlink points to (the pid written
+    into it would overwrite that file, or create one there) and never of a FIFO or device (whose
+    open blocks, or which cannot hold a pid): anything but a regular file there is a RunError."""
+    try:
+        fd = os.open(path, flags | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0), 0o666)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        raise RunError(f"{path}: a symbolic link, not the lock file dlcc makes; remove it") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise RunError(f"{path}: not a regular file, not the lock file dlcc makes; remove it")
+    return fd
 
 
 def _read_owner(path: Path) -> tuple[int | None, str | None]:

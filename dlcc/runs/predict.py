@@ -88,11 +88,16 @@ def features(model: Model, x) -> tuple[np.ndarray, str | None]:
     if isinstance(x, (str, Path)):
         table = read_inputs(x, model.spec)
         return table.x, str(table.path)
-    x = np.asarray(x)
     d = model.n_inputs
-    if x.ndim != 2 or x.shape[1] != d or not np.issubdtype(x.dtype, np.number):
-        raise DataError(f"x: expected numbers of shape (n, {d}) for this run, got shape {x.shape} "
+    try:
+        x = np.asarray(x)
+    except ValueError:  # rows of different lengths
+        raise DataError(f"x: rows of different lengths; expected numbers of shape (n, {d}) for this run") from None
+    if x.ndim != 2 or x.shape[1] != d or len(x) == 0 or x.dtype.kind not in "biuf":  # as a file's features
+        raise DataError(f"x: expected numbers of shape (n, {d}), n >= 1, for this run, got shape {x.shape} "
                         f"({x.dtype}); one example is x[None, :], a file is given by its path")
+    if not np.isfinite(x).all():  # as for a file's features: a NaN would come out as a prediction
+        raise DataError("x: holds NaN or infinity; features must be finite numbers")
     return x, None
 
 
