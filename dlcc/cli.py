@@ -7,6 +7,7 @@ Heavy imports (NumPy, the trainer, matplotlib) happen inside the commands so `dl
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -108,6 +109,8 @@ class _Commands(TyperGroup):
         except OSError as exc:  # a path the operating system refused, wherever it was used
             from dlcc.errors import path_error
 
+            if exc.errno == errno.EPIPE:  # `dlcc runs | head`: Click ends quietly when the reader went away
+                raise
             if os.environ.get("DLCC_DEBUG"):
                 import traceback
 

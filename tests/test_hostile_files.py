@@ -241,3 +241,20 @@ def test_the_api_raises_path_error_for_a_path_the_system_refuses():
                  lambda: api.expand_runs([LONG])):
         with pytest.raises(api.PathError, match="File name too long"):
             call()
+
+
+def test_a_reader_that_goes_away_ends_the_output_quietly(tmp_path):
+    """`dlcc runs | head`: the pipe closes before dlcc writes. That is not a path error: no
+    `error:` line, no traceback (Click's own handling, exit code 1)."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "t.yaml"
+    path.write_text(yaml.safe_dump(TINY))
+    assert dlcc("train", path, "--runs-dir", tmp_path / "runs").exit_code == 0
+    process = subprocess.Popen([sys.executable, "-m", "dlcc", "runs", str(tmp_path / "runs")],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # before dlcc has started up, so its first write finds the pipe closed
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 1, stderr
+    assert "error" not in stderr and "Traceback" not in stderr, stderr
