@@ -50,7 +50,14 @@ def dir_mode() -> int:
 
 
 def reason(exc: OSError) -> str:
-    """An OSError in words: 'No space left on device', 'Permission denied', ..."""
+    """An OSError in words: 'No space left on device', 'Permission denied', ... Where a folder is
+    needed and a file or a broken link has its name (the system says 'File exists' or 'Not a
+    directory'), names that file instead."""
+    if isinstance(exc, (FileExistsError, NotADirectoryError)) and isinstance(exc.filename, (str, os.PathLike)):
+        path = Path(exc.filename)
+        blocker = next((p for p in (path, *path.parents) if os.path.lexists(p) and not os.path.isdir(p)), None)
+        if blocker is not None:
+            return f"{blocker} is {'a broken link' if os.path.islink(blocker) else 'a file'}, not a folder"
     return exc.strerror or str(exc) or type(exc).__name__
 
 

@@ -258,3 +258,24 @@ def test_a_reader_that_goes_away_ends_the_output_quietly(tmp_path):
     stderr = process.stderr.read().decode()
     assert process.wait(timeout=60) == 1, stderr
     assert "error" not in stderr and "Traceback" not in stderr, stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+def test_messages_say_what_is_in_the_way(tmp_path):
+    """A FIFO given as input is not 'no such file'; a file or a broken link where a folder must be
+    made is named as such, not 'File exists' or 'Not a directory'."""
+    from tests.runs_helpers import train_run
+
+    run = train_run(tmp_path / "runs")
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    path = tmp_path / "t.yaml"
+    path.write_text(yaml.safe_dump(TINY))
+    refused(dlcc("predict", run, tmp_path / "fifo"), "is not a regular file (a pipe or a device)")
+    refused(dlcc("report", run, "--out", tmp_path / "afile" / "r.html"), "afile is a file, not a folder")
+    np.savetxt(tmp_path / "in.csv", np.zeros((2, 2)), delimiter=",", header="x1,x2", comments="")
+    refused(dlcc("predict", run, tmp_path / "in.csv", "--out", tmp_path / "afile" / "p.csv"),
+            "afile is a file, not a folder")
+    refused(dlcc("train", path, "--runs-dir", tmp_path / "dangling"), "dangling is a broken link, not a folder")
+    assert not (tmp_path / "nowhere").exists()

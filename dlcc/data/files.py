@@ -97,12 +97,19 @@ def numeric_columns(table: np.ndarray, columns: list[int], names: list[str], pat
 def user_file(option: str) -> Path:
     """The file data.options.path names; a relative path is read from the current directory."""
     path = Path(option).expanduser()
-    if not path.is_file():
-        what = ("is a folder, not a file" if path.is_dir() else
-                "is not a regular file (a pipe or a device)" if path.exists() else "no such file")
+    what = not_a_file(path)
+    if what:
         cwd = "" if path.is_absolute() else f" (relative to the current folder, {Path.cwd()})"
         raise DataError(f"data.options.path: {path}: {what}{cwd}")
     return path
+
+
+def not_a_file(path: Path) -> str | None:
+    """Why `path` cannot be read as a data file, in words, or None when it is a regular file."""
+    if path.is_file():
+        return None
+    return ("is a folder, not a file" if path.is_dir() else
+            "is not a regular file (a pipe or a device)" if path.exists() else "no such file")
 
 
 def target_index(target: str | int, names: list[str], header: bool, path: Path) -> int:

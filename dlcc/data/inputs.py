@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dlcc.data.files import is_number, label_name, load_npz, numeric_columns, read_csv
+from dlcc.data.files import is_number, label_name, load_npz, not_a_file, numeric_columns, read_csv
 from dlcc.data.idx import parse_idx
 from dlcc.errors import DataError
 
@@ -60,8 +60,9 @@ class Table:
 def read_inputs(path: str | Path, spec: InputSpec, with_targets: bool = False) -> Table:
     """The examples in `path`; with_targets: also look for the labels file beside an IDX file."""
     path = Path(path).expanduser()
-    if not path.is_file():
-        raise DataError(f"{path}: {'is a folder, not a file' if path.is_dir() else 'no such file'}")
+    what = not_a_file(path)
+    if what:
+        raise DataError(f"{path}: {what}")
     suffix = path.suffix.lower()
     if suffix in CSV_SUFFIXES:
         return _csv(path, spec, CSV_SUFFIXES[suffix])

@@ -37,7 +37,7 @@ def write_report(paths, out: Path) -> Path:
     except DlccError:  # WriteFailed already names the path and the reason
         raise
     except OSError as exc:
-        raise DlccError(f"{out}: cannot write the report: {exc.strerror or exc}") from None
+        raise DlccError(f"{out}: cannot write the report: {atomic.reason(exc)}") from None
     return out
 
 

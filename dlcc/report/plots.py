@@ -83,7 +83,7 @@ def save(fig, out: Path) -> Path:
     except DlccError:
         raise
     except OSError as exc:
-        raise DlccError(f"{out}: cannot write the image: {exc.strerror or exc}") from None
+        raise DlccError(f"{out}: cannot write the image: {atomic.reason(exc)}") from None
     except ValueError as exc:  # an extension matplotlib has no writer for
         raise DlccError(f"{out}: {exc}") from None
     return out
