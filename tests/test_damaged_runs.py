@@ -82,6 +82,11 @@ CHECKPOINT_DAMAGE = {
     "a non-numeric epoch": (lambda a: set_info(a, rows=[{"epoch": "x"}]), "info.rows must be metrics rows"),
     "an extra optimizer key": (lambda a: a.update({"m1.opt.v.W1": np.zeros((2, 16))}), "m1.opt: unexpected v.W1"),
     "NaN weights": (lambda a: a.update({"m1.param.b2": np.full(3, np.nan, dtype=np.float32)}), "holds NaN"),
+    # what model.npz refuses, a checkpoint refuses too: weights are floating point
+    "integer weights": (lambda a: a.update({"m1.param.b2": np.zeros(3, dtype=np.int64)}),
+                        "m1.param.b2 has shape (3,) and dtype int64; expected shape (3,) of floating-point"),
+    "boolean weights": (lambda a: a.update({"m1.param.W2": np.ones_like(a["m1.param.W2"], dtype=bool)}),
+                        "dtype bool"),
 }
 
 

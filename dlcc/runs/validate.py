@@ -165,10 +165,11 @@ def _same_arrays(saved: dict, expected: dict, prefix: str, bad) -> None:
             if part))
     for key, array in saved.items():
         want = np.asarray(expected[key])
-        if array.shape != want.shape or array.dtype.kind not in "biuf":
+        weights = prefix.endswith(("param", "best"))  # what model.npz holds: floating point only
+        if array.shape != want.shape or array.dtype.kind not in ("f" if weights else "biuf"):
             raise bad(f"{prefix}.{key} has shape {array.shape} and dtype {array.dtype}; "
-                      f"expected shape {want.shape} of numbers")
-        if array.dtype.kind == "f" and not np.isfinite(array).all() and prefix.endswith(("param", "best")):
+                      f"expected shape {want.shape} of {'floating-point numbers' if weights else 'numbers'}")
+        if weights and not np.isfinite(array).all():
             raise bad(f"{prefix}.{key} holds NaN or infinite values")
 
 
