@@ -175,6 +175,18 @@ def test_resume_of_a_finished_sweep_trains_nothing(tmp_path, write_config):
     assert before == {p: p.stat().st_mtime_ns for p in sweep_dir.rglob("model.npz")}
 
 
+def test_resume_rebuilds_a_cut_results_csv_from_the_run_folders(tmp_path, write_config):
+    """results.csv cut to its header (or lost) comes back on resume, even with nothing to train."""
+    assert cli("sweep", write_config(TINY), "--seeds", "2", "--quiet", "--runs-dir", tmp_path / "runs").exit_code == 0
+    (sweep_dir,) = (tmp_path / "runs").iterdir()
+    full = results(sweep_dir)
+    path = sweep_dir / "results.csv"
+    path.write_text(path.read_text().splitlines()[0] + "\n")
+    result = cli("sweep", "--resume", sweep_dir, "--quiet")
+    assert result.exit_code == 0 and "2 runs (2 completed)" in result.stdout, result.output
+    assert results(sweep_dir) == full
+
+
 def test_resume_refuses_a_folder_that_is_not_a_sweep(tmp_path):
     result = cli("sweep", "--resume", tmp_path)
     assert result.exit_code == 2 and "sweep.yaml: missing" in result.stderr

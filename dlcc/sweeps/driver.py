@@ -70,6 +70,9 @@ def resume_sweep(sweep_dir: Path, *, executor: str | None = None, workers: int |
     definition = sweepdir.read_definition(sweep_dir)
     plan = plan_from_definition(definition, str(sweep_dir / sweepdir.SWEEP_FILE))
     rows = [sweepdir.result_row(sweep_dir / r.name, r.point, r.seed, plan.keys) for r in plan.runs]
+    # results.csv is rebuilt from the run folders first: a lost or cut file comes back even when
+    # every run is done and nothing is left to train
+    sweepdir.write_results(sweep_dir, plan.keys, rows)
     resumable = {r.name for r in plan.runs if (sweep_dir / r.name / folder.SUMMARY).is_file()}
     workers = workers or definition.get("workers") or default_workers()
     pool = _executor(executor or definition.get("executor", "local"), workers,
