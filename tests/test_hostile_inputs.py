@@ -234,3 +234,20 @@ def test_an_import_over_a_symlink_loop_in_the_cache(tiny_mnist, tmp_path):
     result = dlcc("data", "import", "mnist", tiny_mnist)
     assert result.exit_code == 0, result.output
     assert target.read_bytes() == (tiny_mnist / target.name).read_bytes() and not target.is_symlink()
+
+
+@posix_only
+def test_fifos_in_a_sweep_folder_do_not_hang_resume_or_compare(tmp_path):
+    """sweep.yaml and results.csv are read like run files: regular files of bounded size only."""
+    path = tmp_path / "t.yaml"
+    path.write_text(yaml.safe_dump(TINY))
+    assert dlcc("sweep", path, "--seeds", "2", "--quiet", "--runs-dir", tmp_path / "runs").exit_code == 0
+    (sweep_dir,) = (tmp_path / "runs").iterdir()
+    (sweep_dir / "results.csv").unlink()
+    os.mkfifo(sweep_dir / "results.csv")
+    with within(20):
+        refused(dlcc("compare", sweep_dir), "results.csv: not a regular file", "sweep folder is damaged")
+    (sweep_dir / "sweep.yaml").unlink()
+    os.mkfifo(sweep_dir / "sweep.yaml")
+    with within(20):
+        refused(dlcc("sweep", "--resume", sweep_dir), "sweep.yaml: not a regular file")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
 from pathlib import Path
 
 import yaml
@@ -24,10 +25,11 @@ import yaml
 from dlcc import atomic
 from dlcc.config import yaml_load
 from dlcc.errors import RunError
-from dlcc.runs import folder
+from dlcc.runs import folder, validate
 from dlcc.runs.read import read
 
 SWEEP_FILE, RESULTS = "sweep.yaml", "results.csv"
+SWEEP_BYTES = 64 << 20  # sweep.yaml: the base config and up to 10,000 points and runs
 HEAD_COLUMNS = ("run", "point", "variant")
 TAIL_COLUMNS = ("seed", "status", "epochs", "best_epoch", "best_val_loss", "best_val_accuracy",
                 "final_train_loss", "final_val_loss", "final_val_accuracy", "test_loss", "test_accuracy",
@@ -58,11 +60,11 @@ def read_definition(sweep_dir: Path) -> dict:
     path = Path(sweep_dir) / SWEEP_FILE
     if not Path(sweep_dir).is_dir():
         raise RunError(f"{sweep_dir}: no such sweep folder")
-    try:
-        data = yaml_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RunError(f"{path}: missing; is {sweep_dir} a sweep folder made by `dlcc sweep`?") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+    if not os.path.lexists(path):
+        raise RunError(f"{path}: missing; is {sweep_dir} a sweep folder made by `dlcc sweep`?")
+    try:  # a regular file of bounded size: a FIFO there would hang the read
+        data = yaml_load(validate.read_text(path, SWEEP_BYTES, "sweep folder"))
+    except yaml.YAMLError as exc:
         raise RunError(f"{path}: cannot read it ({str(exc).splitlines()[0]}); the sweep folder is damaged") from None
     needed = ("name", "base", "keys", "points", "seeds", "runs")
     if not isinstance(data, dict) or any(k not in data for k in needed):
@@ -88,12 +90,9 @@ def write_results(sweep_dir: Path, keys: list[str], rows: list[dict]) -> None:
 def read_results(sweep_dir: Path) -> list[dict]:
     """results.csv as dicts: numbers as int/float, empty cells as None, text kept."""
     path = Path(sweep_dir) / RESULTS
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RunError(f"{path}: missing; the sweep folder is incomplete") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RunError(f"{path}: cannot read it: {exc}") from None
+    if not os.path.lexists(path):
+        raise RunError(f"{path}: missing; the sweep folder is incomplete (dlcc sweep --resume rebuilds it)")
+    text = validate.read_text(path, validate.METRICS_BYTES, "sweep folder")
     return [{k: _value(v) for k, v in row.items()} for row in csv.DictReader(io.StringIO(text))]
 
 

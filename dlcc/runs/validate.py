@@ -31,22 +31,23 @@ MAX_STRING = 10_000            # a name, a version, a warning
 MAX_ITEMS = 100_000            # class names, feature names
 
 
-def read_text(path: Path, limit: int) -> str:
-    """The text of a run file; missing, unreadable, not a regular file or too large: RunError."""
+def read_text(path: Path, limit: int, folder: str = "run folder") -> str:
+    """The text of a run (or sweep) file; missing, unreadable, not a regular file or too large:
+    RunError naming the file and its `folder`."""
     try:
         data = read_bounded(path, limit)
     except FileNotFoundError:
-        raise RunError(f"{path}: missing; the run folder is incomplete (was it copied partially?)") from None
+        raise RunError(f"{path}: missing; the {folder} is incomplete (was it copied partially?)") from None
     except (NotRegular, TooLarge) as exc:
-        raise RunDamaged(f"{path}: {exc}; the run folder is damaged") from None
+        raise RunDamaged(f"{path}: {exc}; the {folder} is damaged") from None
     except OSError as exc:
         raise RunError(f"{path}: cannot read it: {exc.strerror or exc}") from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise RunDamaged(f"{path}: not UTF-8 text (byte {exc.start}); the run folder is damaged") from None
+        raise RunDamaged(f"{path}: not UTF-8 text (byte {exc.start}); the {folder} is damaged") from None
     if not text.strip():
-        raise RunDamaged(f"{path}: the file is empty; the run folder is damaged")
+        raise RunDamaged(f"{path}: the file is empty; the {folder} is damaged")
     return text
 
 
