@@ -251,3 +251,17 @@ def test_fifos_in_a_sweep_folder_do_not_hang_resume_or_compare(tmp_path):
     os.mkfifo(sweep_dir / "sweep.yaml")
     with within(20):
         refused(dlcc("sweep", "--resume", sweep_dir), "sweep.yaml: not a regular file")
+
+
+def test_a_point_id_that_is_a_path_is_refused_as_damage(tmp_path):
+    """Point ids become run-folder names inside the sweep folder; one edited into ../../x is a
+    damaged sweep.yaml, said so, not a --name error the user never typed."""
+    path = tmp_path / "t.yaml"
+    path.write_text(yaml.safe_dump(TINY))
+    assert dlcc("sweep", path, "--seeds", "1", "--quiet", "--runs-dir", tmp_path / "runs").exit_code == 0
+    (sweep_dir,) = (tmp_path / "runs").iterdir()
+    definition = yaml.safe_load((sweep_dir / "sweep.yaml").read_text())
+    definition["points"][0]["id"] = "../../x"
+    (sweep_dir / "sweep.yaml").write_text(yaml.safe_dump(definition, sort_keys=False))
+    message = refused(dlcc("sweep", "--resume", sweep_dir), "sweep.yaml: points must be a list with an id")
+    assert "--name" not in message

@@ -18,6 +18,7 @@ import csv
 import io
 import math
 import os
+import re
 from pathlib import Path
 
 import yaml
@@ -29,6 +30,7 @@ from dlcc.runs import folder, validate
 from dlcc.runs.read import read
 
 SWEEP_FILE, RESULTS = "sweep.yaml", "results.csv"
+POINT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,80}")
 SWEEP_BYTES = 64 << 20  # sweep.yaml: the base config and up to 10,000 points and runs
 HEAD_COLUMNS = ("run", "point", "variant")
 TAIL_COLUMNS = ("seed", "status", "epochs", "best_epoch", "best_val_loss", "best_val_accuracy",
@@ -69,6 +71,12 @@ def read_definition(sweep_dir: Path) -> dict:
     needed = ("name", "base", "keys", "points", "seeds", "runs")
     if not isinstance(data, dict) or any(k not in data for k in needed):
         raise RunError(f"{path}: not a sweep definition written by dlcc (needs {', '.join(needed)})")
+    # Point ids become run-folder names inside the sweep folder: nothing else (../x) may pass.
+    points = data["points"]
+    if not (isinstance(points, list) and all(isinstance(p, dict) and isinstance(p.get("id"), str)
+                                             and POINT_ID.fullmatch(p["id"]) for p in points)):
+        raise RunError(f"{path}: points must be a list with an id (such as p000) for each point; "
+                       "the sweep folder is damaged (edited by hand?)")
     return data
 
 
