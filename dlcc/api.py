@@ -44,10 +44,10 @@ def load_config(config, overrides=None, *, name: str | None = None, seed: int | 
     messages as `--set`. A config without a name is named after its file, or "run" when it came
     as text or a dict.
     """
-    pairs = config_mod.override_pairs(overrides)
-    pairs += [(key, value) for key, value in (("name", name), ("seed", seed)) if value is not None]
+    own = {key: value for key, value in (("name", name), ("seed", seed)) if value is not None}
+    flags = {key: f"--{key} {value!r}" for key, value in own.items()}  # their problems name the flag
     notes: list[str] = []
-    cfg = config_mod.load_any(config, pairs, notes)
+    cfg = config_mod.load_any(config, config_mod.override_pairs(overrides) + list(own.items()), notes, flags)
     for note in notes:  # a variant switch that dropped settings: say so, once (the CLI prints "note:")
         warnings.warn(note, ConfigNote, stacklevel=2)
     return cfg

@@ -20,7 +20,7 @@ from dlcc.config.yamlio import read_yaml, yaml_load
 from dlcc.errors import ConfigError
 
 
-def load(path: str | Path, overrides=(), notes: list | None = None) -> Config:
+def load(path: str | Path, overrides=(), notes: list | None = None, flags: dict | None = None) -> Config:
     """Read a YAML config, apply `--set KEY=VALUE` overrides, validate; name defaults to the stem."""
     path = Path(path)
     raw = read_yaml(path)
@@ -29,15 +29,17 @@ def load(path: str | Path, overrides=(), notes: list | None = None) -> Config:
                           f"`dlcc sweep {path}`")
     if isinstance(raw, dict) and raw.get("name") is None:
         raw = {**raw, "name": re.sub(r"[^A-Za-z0-9._-]", "-", path.stem).lstrip("-._") or "run"}
-    return parse(raw, source=str(path), overrides=overrides, notes=notes)
+    return parse(raw, source=str(path), overrides=overrides, notes=notes, flags=flags)
 
 
-def parse(raw: Any, source: str = "config", overrides=(), notes: list | None = None) -> Config:
+def parse(raw: Any, source: str = "config", overrides=(), notes: list | None = None,
+          flags: dict | None = None) -> Config:
     """Validate an already-parsed YAML document (plus overrides) into a `Config`.
 
     overrides: `KEY=VALUE` strings as `--set` takes them, or (key, value) pairs; a problem with
     an overridden value is reported as that `--set` flag's. notes: gets a line for each variant
-    switch that dropped settings (see apply_overrides).
+    switch that dropped settings (see apply_overrides). flags: {key: "--name X"} for overrides that
+    came from a flag of their own (--name, --seed): their problems name that flag instead.
     """
     if not isinstance(raw, dict):
         kind = "empty" if raw is None else f"a {type(raw).__name__}"
@@ -49,12 +51,10 @@ def parse(raw: Any, source: str = "config", overrides=(), notes: list | None = N
     blame = {}
     for item in overrides:
         key, _, text = item.partition("=") if isinstance(item, str) else (item[0], "=", _short(item[1]))
-        text = text[:60] + "..." if len(text) > 60 else text
-        # name and seed come as pairs from `--name` / `--seed` (api.load_config), --set's as text
-        blame[key] = f"--{key} {text}" if key in ("name", "seed") and not isinstance(item, str) else f"--set {key}={text}"
+        blame[key] = f"--set {key}={text[:60] + '...' if len(text) > 60 else text}"
         if key == "data.dataset":  # the new dataset's options start afresh: a missing one is this flag's
             blame.setdefault("data.options", blame[key])
-    return _validate(raw, source, blame)
+    return _validate(raw, source, {**blame, **(flags or {})})
 
 
 def _short(value) -> str:
@@ -68,15 +68,16 @@ def _validate(raw: dict, source: str, blame: dict | None = None) -> Config:
         raise ConfigError(format_errors(exc, source, blame)) from None
 
 
-def load_any(config, overrides=(), notes: list | None = None) -> Config:
+def load_any(config, overrides=(), notes: list | None = None, flags: dict | None = None) -> Config:
     """A Config from a path, YAML text (several lines, or one line holding a mapping) or a dict.
     A config without a name is named after its file, or "run" when it came as text or a dict."""
     if isinstance(config, Mapping):
-        return parse(_named(dict(config)), source="config (dict)", overrides=overrides, notes=notes)
+        return parse(_named(dict(config)), source="config (dict)", overrides=overrides, notes=notes, flags=flags)
     if isinstance(config, str) and ("\n" in config or _is_yaml_mapping(config)):
-        return parse(_named(_yaml_text(config)), source="config text", overrides=overrides, notes=notes)
+        return parse(_named(_yaml_text(config)), source="config text", overrides=overrides, notes=notes,
+                     flags=flags)
     if isinstance(config, (str, os.PathLike)):
-        return load(config, overrides, notes)
+        return load(config, overrides, notes, flags)
     raise ConfigError(f"config: expected a path, YAML text or a dict, got {type(config).__name__}")
 
 
