@@ -16,8 +16,10 @@ rewrites one might try for them: what each would save per batch. Nothing here as
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
+import threading
 import time
 import timeit
 from concurrent.futures import ThreadPoolExecutor
@@ -144,9 +146,6 @@ def memory(n_params: int, step: float) -> None:
 
 def _other_threads_cpu() -> float:
     """CPU seconds used so far by this process's threads other than this one (Linux /proc)."""
-    import os
-    import threading
-
     me, ticks = threading.get_native_id(), 0
     try:
         for tid in os.listdir("/proc/self/task"):

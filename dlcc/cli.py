@@ -38,9 +38,11 @@ def _cut_long_words(text: str, limit: int = 240) -> str:
     message. Paths of ordinary length stay whole."""
     import re
 
+    from dlcc.config.messages import shorten
+
     def cut(match) -> str:
-        word, colon = match.group().removesuffix(":"), ":" * match.group().endswith(":")
-        return f"{word[:limit - 40]}... ({len(word):,} characters){colon}"
+        word = match.group()
+        return shorten(word.removesuffix(":"), limit) + ":" * word.endswith(":")
 
     return re.sub(r"\S{%d,}" % (limit + 1), cut, text)
 
@@ -474,14 +476,8 @@ def predict(
         typer.echo(text, nl=False)
         return
     from dlcc.atomic import write_text
-    from dlcc.errors import DlccError
 
-    try:
-        write_text(out, text)
-    except DlccError:  # WriteFailed already names the path and the reason
-        raise
-    except OSError as exc:
-        raise DlccError(f"{out}: cannot write the predictions: {exc.strerror or exc}") from None
+    write_text(out, text)  # a failure is a WriteFailed naming the path and the reason
     _err(f"wrote {len(result.outputs)} predictions to {out}")
 
 

@@ -48,6 +48,15 @@ def status(run_dir) -> str:
     return json.loads((run_dir / "summary.json").read_text())["status"]
 
 
+def trained_with_status(cfg, tmp_path, status: str):
+    """A run trained into tmp_path/runs whose summary.json then says `status` (as if it was cut off)."""
+    assert dlcc("train", cfg, "--runs-dir", tmp_path / "runs", "--quiet").exit_code == 0
+    (run_dir,) = visible(tmp_path / "runs")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    (run_dir / "summary.json").write_text(json.dumps({**summary, "status": status}))
+    return run_dir
+
+
 def signal_during(monkeypatch, module, name, sig, when=lambda *a, **k: True):
     """Send `sig` to this process when module.name is called (and `when` says so), then call it."""
     original = getattr(module, name)
@@ -99,10 +108,7 @@ def test_a_signal_before_the_folder_exists_creates_nothing(cfg, tmp_path, monkey
 # --------------------------------------------------------------------------- case 12: the lock
 
 def test_a_run_that_is_training_cannot_be_resumed_by_another_process(cfg, tmp_path, reference):
-    assert dlcc("train", cfg, "--runs-dir", tmp_path / "runs", "--quiet").exit_code == 0
-    (run_dir,) = visible(tmp_path / "runs")
-    summary = json.loads((run_dir / "summary.json").read_text())
-    (run_dir / "summary.json").write_text(json.dumps({**summary, "status": "running"}))
+    run_dir = trained_with_status(cfg, tmp_path, "running")
     before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
     holder = subprocess.Popen([sys.executable, "-c", "import sys; from dlcc.runs.lock import RunLock; "
                                f"RunLock.acquire({str(run_dir)!r}); print('locked', flush=True); sys.stdin.read()"],
@@ -135,10 +141,7 @@ def test_two_locks_in_one_process_and_a_stale_lock_file(tmp_path):
 
 
 def test_a_killed_run_is_listed_as_killed_and_stale_tmp_files_go_on_resume(cfg, tmp_path, reference):
-    assert dlcc("train", cfg, "--runs-dir", tmp_path / "runs", "--quiet").exit_code == 0
-    (run_dir,) = visible(tmp_path / "runs")
-    summary = json.loads((run_dir / "summary.json").read_text())
-    (run_dir / "summary.json").write_text(json.dumps({**summary, "status": "running"}))
+    run_dir = trained_with_status(cfg, tmp_path, "running")
     leftovers = [run_dir / ".checkpoint.npz.abc123.tmp", run_dir / ".summary.json.x9.tmp"]
     for path in leftovers:
         path.write_bytes(b"half a file")
@@ -160,10 +163,7 @@ def test_an_abandoned_creation_folder_is_ignored_then_removed(cfg, tmp_path):
 
 
 def test_resume_without_its_checkpoint_says_it_starts_again(cfg, tmp_path, reference):
-    assert dlcc("train", cfg, "--runs-dir", tmp_path / "runs", "--quiet").exit_code == 0
-    (run_dir,) = visible(tmp_path / "runs")
-    summary = json.loads((run_dir / "summary.json").read_text())
-    (run_dir / "summary.json").write_text(json.dumps({**summary, "status": "interrupted"}))
+    run_dir = trained_with_status(cfg, tmp_path, "interrupted")
     (run_dir / "checkpoint.npz").unlink()
     result = dlcc("train", "--resume", run_dir, "--quiet")
     assert result.exit_code == 0
@@ -216,10 +216,7 @@ def test_a_write_that_fails_once_marks_the_run_interrupted_and_resumable(cfg, tm
 
 
 def test_resume_into_a_read_only_folder_changes_nothing(cfg, tmp_path, monkeypatch):
-    assert dlcc("train", cfg, "--runs-dir", tmp_path / "runs", "--quiet").exit_code == 0
-    (run_dir,) = visible(tmp_path / "runs")
-    summary = json.loads((run_dir / "summary.json").read_text())
-    (run_dir / "summary.json").write_text(json.dumps({**summary, "status": "interrupted"}))
+    run_dir = trained_with_status(cfg, tmp_path, "interrupted")
     before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
     fail_writes(monkeypatch, after=0, err=errno.EROFS)
     result = dlcc("train", "--resume", run_dir)
