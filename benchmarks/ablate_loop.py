@@ -22,11 +22,12 @@ on the same network, so a slow phase of a shared machine hits all of them alike)
 
 Variants of batching (epochs alternate):
 
-    epoch-gather   dlcc: one permutation and one gather of the split per epoch, contiguous slices
+    uint8-gather   dlcc: the pixels kept as uint8 through the shuffle (a quarter of the bytes to
+                   move), one permutation and one gather per epoch, each batch decoded into a
+                   float32 buffer allocated once, x = pixel / 255 (dlcc.data.pixels)
+    epoch-gather   the float32 split gathered once per epoch, contiguous slices (dlcc before
+                   2026-12-01): the same batches bit for bit
     batch-gather   one permutation per epoch, each batch gathered into a buffer allocated once
-    uint8-gather   the pixels kept as uint8 through the shuffle (a quarter of the bytes to move),
-                   each batch converted into a float32 buffer allocated once, x = pixel / 255
-                   (and normalized, if the config asks): bit for bit the batches dlcc trains on
 
 The subnormal flush (epochs alternate between two identical networks):
 
@@ -62,18 +63,17 @@ from bench_mlp import config_dict, cpu_model  # noqa: E402  (the same networks a
 from dlcc import config  # noqa: E402
 from dlcc.nn.metrics import n_correct  # noqa: E402
 from dlcc.build import build_members, prepare  # noqa: E402
-from dlcc.data.mnist import read_arrays  # noqa: E402
 from dlcc.training.trainer import Fit, Reporter  # noqa: E402
 
 BATCH, LR, MU, HALVES_ABOVE = 128, 0.1, 0.9, 65536
 
 
-def build(hidden: tuple[int, ...], with_splits: bool = False):
+def build(hidden: tuple[int, ...]):
     cfg = config.parse(config_dict(hidden, BATCH, 1, False), source="ablation")
     splits, arrays = prepare(cfg)
-    members = build_members(cfg, arrays["train"])
+    members = build_members(cfg, arrays["train"], splits.train.pixels)
     fit = Fit(cfg, members, arrays["val"], True)
-    return (fit.runners[0], members[0], splits) if with_splits else (fit.runners[0], members[0])
+    return fit.runners[0], members[0]
 
 
 def update_variants(net, optimizer) -> dict:
@@ -120,11 +120,8 @@ def ablate_update(hidden, epochs: int) -> None:
     variants = update_variants(net, runner.optimizer)
     names = list(variants)
     spent = {name: [] for name in names}
-    bs = BATCH
     for _ in range(epochs):
-        x, y = runner.epoch_order()
-        for b in range(runner.n_batches):
-            xb, yb = x[b * bs:(b + 1) * bs], y[b * bs:(b + 1) * bs]
+        for b, (xb, yb) in enumerate(runner.batches()):
             net.backward(net.forward(xb, training=True), yb)
             name = names[b % len(names)]
             start = time.perf_counter()
@@ -135,26 +132,13 @@ def ablate_update(hidden, epochs: int) -> None:
 
 
 def ablate_gather(hidden, epochs: int) -> None:
-    runner, member, splits = build(hidden, with_splits=True)
+    runner, member = build(hidden)
     net, optimizer = member.net, runner.optimizer
     x_all, y_all = member.train
+    x_shuffled, y_shuffled = np.empty_like(x_all), np.empty_like(y_all)
     xbuf = np.empty((BATCH, x_all.shape[1]), x_all.dtype)
     ybuf = np.empty((BATCH, y_all.shape[1]), y_all.dtype)
-    # The same training split as uint8 pixels (validation 0: all 60,000 images, in order).
-    pixels = read_arrays("mnist")["train-images-idx3-ubyte"].reshape(len(x_all), -1)
-    shift, scale = splits.norm_shift, splits.norm_scale
-    pixels_shuffled, y_shuffled = np.empty_like(pixels), np.empty_like(y_all)
-
-    def decode(raw, out):
-        """x = pixel / 255 (then (x - shift) / scale if normalized) in float32, as dlcc.data computes it."""
-        np.divide(raw, np.float32(255), out=out)
-        if shift is not None:
-            out -= shift
-            out /= scale
-        return out
-
-    check = decode(pixels[:BATCH], xbuf)
-    assert np.array_equal(check, x_all[:BATCH]), "the uint8 path must give dlcc's batches bit for bit"
+    assert member.pixels is not None, "MNIST in float32 trains from its pixels' bytes"
 
     def train_batch(xb, yb):
         a = net.forward(xb, training=True)
@@ -163,10 +147,16 @@ def ablate_gather(hidden, epochs: int) -> None:
         net.backward(a, yb)
         optimizer.step(net.params, net.grads)
 
+    def uint8_gather():  # what dlcc's trainer does
+        for xb, yb in runner.batches():
+            train_batch(xb, yb)
+
     def epoch_gather():
-        x, y = runner.epoch_order()
+        order = member.rng.permutation(len(x_all))
+        np.take(x_all, order, axis=0, out=x_shuffled, mode="clip")
+        np.take(y_all, order, axis=0, out=y_shuffled, mode="clip")
         for b in range(runner.n_batches):
-            train_batch(x[b * BATCH:(b + 1) * BATCH], y[b * BATCH:(b + 1) * BATCH])
+            train_batch(x_shuffled[b * BATCH:(b + 1) * BATCH], y_shuffled[b * BATCH:(b + 1) * BATCH])
 
     def batch_gather():
         order = member.rng.permutation(len(x_all))
@@ -177,15 +167,7 @@ def ablate_gather(hidden, epochs: int) -> None:
             np.take(y_all, idx, axis=0, out=yb, mode="clip")
             train_batch(xb, yb)
 
-    def uint8_gather():
-        order = member.rng.permutation(len(x_all))
-        np.take(pixels, order, axis=0, out=pixels_shuffled, mode="clip")
-        np.take(y_all, order, axis=0, out=y_shuffled, mode="clip")
-        for b in range(runner.n_batches):
-            raw = pixels_shuffled[b * BATCH:(b + 1) * BATCH]
-            train_batch(decode(raw, xbuf[:len(raw)]), y_shuffled[b * BATCH:(b + 1) * BATCH])
-
-    variants = (("epoch-gather", epoch_gather), ("batch-gather", batch_gather), ("uint8-gather", uint8_gather))
+    variants = (("uint8-gather", uint8_gather), ("epoch-gather", epoch_gather), ("batch-gather", batch_gather))
     spent = {name: [] for name, _ in variants}
     epoch_gather()  # warm-up: first touch of the shuffle buffers
     uint8_gather()

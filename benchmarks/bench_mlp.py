@@ -113,7 +113,7 @@ def dlcc_worker(hidden, batch, warmup, epochs, diagnostics, floor, flush=True) -
 
     cfg = config.parse(config_dict(hidden, batch, warmup + epochs, diagnostics), source="benchmark")
     splits, arrays = prepare(cfg)
-    fit = Fit(cfg, build_members(cfg, arrays["train"]), arrays["val"], splits.task == "classification")
+    fit = Fit(cfg, build_members(cfg, arrays["train"], splits.train.pixels), arrays["val"], splits.task == "classification")
     if not flush:  # --no-flush: what the optimizer's subnormal flush buys on this CPU
         fit.runners[0].optimizer.flush_every = None
     x = arrays["train"][0]

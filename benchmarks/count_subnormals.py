@@ -101,7 +101,7 @@ def main() -> None:
     raw["optimizer"], raw["precision"] = OPTIMIZERS[args.optimizer], args.precision
     cfg = config.parse(raw, source="count_subnormals")
     splits, arrays = prepare(cfg)
-    fit = Fit(cfg, build_members(cfg, arrays["train"]), arrays["val"], True)
+    fit = Fit(cfg, build_members(cfg, arrays["train"], splits.train.pixels), arrays["val"], True)
     runner, net = fit.runners[0], fit.members[0].net
     optimizer = runner.optimizer
     if args.no_flush:

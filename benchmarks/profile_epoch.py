@@ -42,9 +42,10 @@ from dlcc.training.trainer import Fit  # noqa: E402
 def profile(hidden, batch, epochs) -> tuple[int, float]:
     """Print the phase table; return (parameters, seconds per optimizer step in the loop)."""
     cfg = config.parse(config_dict(hidden, batch, epochs + 1, False), source="profile")
-    _, arrays = prepare(cfg)
-    fit = Fit(cfg, build_members(cfg, arrays["train"]), arrays["val"], True)
+    splits, arrays = prepare(cfg)
+    fit = Fit(cfg, build_members(cfg, arrays["train"], splits.train.pixels), arrays["val"], True)
     runner, net, optimizer = fit.runners[0], fit.members[0].net, fit.runners[0].optimizer
+    pixels, decoded = fit.members[0].pixels, runner.shuffled.decoded  # the trainer's uint8 path
     spent: dict[str, float] = {}
 
     def tick(name: str, since: float) -> float:
@@ -57,9 +58,11 @@ def profile(hidden, batch, epochs) -> tuple[int, float]:
         spent.clear()
         start = t = time.perf_counter()
         x, y = runner.epoch_order()
-        t = tick("gather (shuffle)", t)
+        t = tick("gather (shuffle), uint8 pixels", t)
         for b in range(runner.n_batches):
             xb, yb = x[b * batch:(b + 1) * batch], y[b * batch:(b + 1) * batch]
+            xb = pixels.decode(xb, out=decoded[:len(xb)])
+            t = tick("decode batch: pixel / 255", t)
             a = xb
             for i, layer in enumerate(net.layers, start=1):
                 layer.x = a

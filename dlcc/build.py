@@ -5,7 +5,7 @@ one for the data (synthetic generation, splits) and one for the networks (init, 
 dropout, bagging). So changing a dataset option does not silently change the initial weights.
 
     splits, arrays = prepare(cfg)               # arrays[split] = (x, y) in cfg.precision, or None
-    members = build_members(cfg, arrays["train"])   # one Member per ensemble member
+    members = build_members(cfg, arrays["train"], splits.train.pixels)  # one Member per ensemble member
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlcc import data
+from dlcc.data.pixels import Pixels
 from dlcc.errors import ConfigError
 from dlcc.nn.ensemble import bootstrap, member_rngs
 from dlcc.nn.network import Network
@@ -26,11 +27,16 @@ MAX_PARAMETERS = 50_000_000
 
 @dataclass
 class Member:
-    """One network with its own training data (a bootstrap sample when bagging) and Generator."""
+    """One network with its own training data (a bootstrap sample when bagging) and Generator.
+
+    pixels: the rows of train's x as bytes (image data in float32, dlcc.data.pixels), else None;
+    the trainer shuffles those and decodes batch by batch.
+    """
 
     net: Network
     train: tuple[np.ndarray, np.ndarray]
     rng: np.random.Generator
+    pixels: Pixels | None = None
 
 
 def seed_streams(seed: int) -> tuple[np.random.SeedSequence, np.random.SeedSequence]:
@@ -82,19 +88,26 @@ def prepare(cfg) -> tuple[data.Splits, dict]:
     return splits, {"train": cast(splits.train), "val": cast(splits.val), "test": cast(splits.test)}
 
 
-def build_members(cfg, train_xy) -> list[Member]:
+def build_members(cfg, train_xy, pixels: Pixels | None = None) -> list[Member]:
     """The network(s) of a run: one per ensemble member, each with its own Generator.
 
     The seed's second spawned stream drives the networks (the first drives the data); an ensemble
     spawns one child stream per member from it. With bagging, each member trains on its own
-    bootstrap sample of the training split.
+    bootstrap sample of the training split. pixels: the training split's `Split.pixels`, used
+    when x is in their float32 (precision float64 trains on x alone).
     """
-    check_size(cfg, train_xy[0].shape[1])
+    x, y = train_xy
+    check_size(cfg, x.shape[1])
+    if x.dtype != np.float32:
+        pixels = None
     members = []
     for rng in member_rngs(seed_streams(cfg.seed)[1], cfg.ensemble.members):
-        net = Network.from_config(cfg, train_xy[0].shape[1], rng)
-        train_m = bootstrap(*train_xy, rng) if cfg.ensemble.bagging else train_xy
-        members.append(Member(net, train_m, rng))
+        net = Network.from_config(cfg, x.shape[1], rng)
+        if cfg.ensemble.bagging:
+            rows = bootstrap(len(x), rng)
+            members.append(Member(net, (x[rows], y[rows]), rng, None if pixels is None else pixels.rows(rows)))
+        else:
+            members.append(Member(net, train_xy, rng, pixels))
     return members
 
 

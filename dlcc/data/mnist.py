@@ -7,7 +7,8 @@ the first verified load the arrays are kept as .npy files next to the sources (s
 Files missing when training needs them are downloaded from the mirrors (download.py), unless
 $DLCC_OFFLINE is set; `dlcc data import` installs local copies (install.py).
 
-Images become rows of 784 pixels scaled to [0, 1] (float32): x = pixel / 255.
+Images become rows of 784 pixels scaled to [0, 1] (float32): x = pixel / 255 (dlcc.data.pixels);
+the training images' bytes are kept beside x for the trainer's shuffle.
 """
 
 from pathlib import Path
@@ -17,6 +18,7 @@ import numpy as np
 from dlcc.data.cache import cache_dir, read_cache, write_cache
 from dlcc.data.download import fetch_missing
 from dlcc.data.options import NoOptions
+from dlcc.data.pixels import to_float32
 from dlcc.data.published import FILES, find_all, read_verified
 from dlcc.data.splits import Loaded
 from dlcc.errors import DataError
@@ -72,19 +74,19 @@ def _sources_key(dataset: str) -> tuple | None:
     return (dataset, *stats)
 
 
-def pixels(images: np.ndarray) -> np.ndarray:
-    """(n, rows, cols) uint8 images -> (n, rows * cols) float32 inputs x = pixel / 255."""
-    x = images.reshape(len(images), -1).astype(np.float32)
-    x /= 255
-    return x
+def rows(images: np.ndarray) -> np.ndarray:
+    """(n, rows, cols) images -> (n, rows * cols): one row of pixels per image (a view)."""
+    return images.reshape(len(images), -1)
 
 
 def _load_images(dataset: str) -> Loaded:
     arrays = read_arrays(dataset)
+    train_bytes = rows(arrays["train-images-idx3-ubyte"])
     return Loaded(
-        x=pixels(arrays["train-images-idx3-ubyte"]),
+        x=to_float32(train_bytes),
+        x_bytes=train_bytes,  # the trainer shuffles these (dlcc.data.pixels)
         t=arrays["train-labels-idx1-ubyte"].astype(np.intp),
-        x_test=pixels(arrays["t10k-images-idx3-ubyte"]),
+        x_test=to_float32(rows(arrays["t10k-images-idx3-ubyte"])),
         t_test=arrays["t10k-labels-idx1-ubyte"].astype(np.intp),
         task="classification",
         classes=CLASSES,

@@ -18,15 +18,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dlcc.data.pixels import Pixels
 from dlcc.errors import DataError
 
 
 @dataclass(frozen=True)
 class Split:
-    """x: (n, d) features; y: (n, k) targets (one-hot rows for classification)."""
+    """x: (n, d) features; y: (n, k) targets (one-hot rows for classification).
+
+    pixels: for image data, the train split's pixels as bytes with the recipe that decodes them
+    to x (dlcc.data.pixels), else None.
+    """
 
     x: np.ndarray
     y: np.ndarray
+    pixels: Pixels | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,7 @@ class Loaded:
     x: (n, d) features. t: (n,) integer labels 0..classes-1 (classification) or (n, k) float
     targets (regression). x_test / t_test: an official test split, used instead of carving
     `data.test` out of x. shuffle: False keeps the examples in their published order (MNIST).
+    x_bytes: (n, d) the integer pixels x was made of, x = x_bytes / 255 (images), else None.
     class_names (default "0", "1", ...), feature_names, target_name, auto_labels: as in Splits.
     """
 
@@ -78,6 +85,7 @@ class Loaded:
     classes: int | None
     x_test: np.ndarray | None = None
     t_test: np.ndarray | None = None
+    x_bytes: np.ndarray | None = None
     shuffle: bool = True
     class_names: tuple[str, ...] | None = None
     feature_names: tuple[str, ...] | None = None
@@ -97,20 +105,22 @@ def split_and_normalize(
 ) -> Splits:
     """Apply the rules in the module docstring to `data` (sizes as in the config's data keys)."""
     x, t = data.x, data.t
+    # The train split's rows of the pixels follow every selection made on x (images only).
+    pixels = None if data.x_bytes is None else Pixels(data.x_bytes)
     if data.shuffle:
         order = rng.permutation(len(x))
-        x, t = x[order], t[order]
+        x, t, pixels = x[order], t[order], _rows(pixels, order)
 
     if data.x_test is not None:
         test_part = (data.x_test, data.t_test)
     else:
         n_test = split_size(test, len(x), "data.test", "examples")
         test_part = (x[:n_test], t[:n_test]) if n_test else None
-        x, t = x[n_test:], t[n_test:]
+        x, t, pixels = x[n_test:], t[n_test:], _rows(pixels, slice(n_test, None))
 
     n_val = split_size(validation, len(x), "data.validation", "training examples")
     val_part = (x[len(x) - n_val :], t[len(t) - n_val :]) if n_val else None
-    x, t = x[: len(x) - n_val], t[: len(t) - n_val]
+    x, t, pixels = x[: len(x) - n_val], t[: len(t) - n_val], _rows(pixels, slice(len(x) - n_val))
 
     if subset is not None:
         if subset > len(x):
@@ -119,13 +129,13 @@ def split_and_normalize(
                 f"validation and test are held out; allowed: 1..{len(x)} or null"
             )
         keep = stratified_first(t, subset, data.classes) if stratify else slice(subset)
-        x, t = x[keep], t[keep]
+        x, t, pixels = x[keep], t[keep], _rows(pixels, keep)
 
     shift, scale = normalization(x, normalize)
     standardize = standardize_targets and data.classes is None
     t_shift, t_scale = normalization(t, "standard") if standardize else (None, None)
 
-    def make(part) -> Split | None:
+    def make(part, pixels=None) -> Split | None:
         if part is None:
             return None
         features, targets = part
@@ -133,13 +143,17 @@ def split_and_normalize(
             features = (features - shift) / scale
         if t_shift is not None:
             targets = (targets - t_shift) / t_scale
-        return Split(x=features, y=as_targets(targets, data.classes, features.dtype))
+        return Split(x=features, y=as_targets(targets, data.classes, features.dtype), pixels=pixels)
 
     names = data.class_names
     if data.classes is not None and names is None:
         names = tuple(str(k) for k in range(data.classes))
+    if pixels is not None and x.dtype == np.float32:  # the decoding recipe is float32's
+        pixels = pixels.normalized(shift, scale)
+    else:
+        pixels = None
     return Splits(
-        train=make((x, t)),
+        train=make((x, t), pixels),
         val=make(val_part),
         test=make(test_part),
         task=data.task,
@@ -153,6 +167,10 @@ def split_and_normalize(
         target_name=data.target_name,
         auto_labels=data.auto_labels,
     )
+
+
+def _rows(pixels: Pixels | None, selection) -> Pixels | None:
+    return None if pixels is None else pixels.rows(selection)
 
 
 def stratified_first(labels: np.ndarray, n: int, classes: int | None) -> np.ndarray:

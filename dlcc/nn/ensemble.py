@@ -37,7 +37,7 @@ def member_rngs(seed_sequence: np.random.SeedSequence, members: int) -> list[np.
     return [np.random.default_rng(s) for s in seed_sequence.spawn(members)]
 
 
-def bootstrap(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """A bootstrap sample: n examples drawn uniformly with replacement (about 63% distinct)."""
-    idx = rng.integers(0, len(x), size=len(x))
-    return x[idx], y[idx]
+def bootstrap(n: int, rng: np.random.Generator) -> np.ndarray:
+    """The rows of a bootstrap sample of n examples: n draws, uniform with replacement (about 63%
+    distinct)."""
+    return rng.integers(0, n, size=n)

@@ -9,7 +9,9 @@ float32; P = parameters per network; M = ensemble members; b = batch size; u_l =
     activations of a batch       3 * b * sum_l u_l * M * s (z, a and delta per layer; dropout: + mask)
     evaluation chunk             3 * min(8192, n) * max_l u_l * s
     data copies                  the shuffle buffer n_train * (d + k) * s, one bootstrap sample per
-                                 member with bagging
+                                 member with bagging; image data in float32 shuffles its bytes
+                                 instead: n_train * (d + k * s) + b * d * s, and each bootstrap
+                                 sample keeps its bytes too (+ n_train * d per member)
 
 The limit is $DLCC_MEMORY_LIMIT when set (bytes, or with a unit: 512M, 8G; 0 or "off" turns the
 check off), else the memory this process can still get: the least of the system's available
@@ -30,9 +32,12 @@ from dlcc.optim import build_optimizer
 EVAL_CHUNK = 8192  # nn.metrics.evaluate's chunk
 
 
-def estimate(cfg, n_inputs: int, n_train: int, n_targets: int, n_eval: int) -> dict[str, tuple[int, str]]:
-    """{term: (bytes, how to shrink it)} for a config and its data sizes (see the module doc)."""
+def estimate(cfg, n_inputs: int, n_train: int, n_targets: int, n_eval: int,
+             image_bytes: bool = False) -> dict[str, tuple[int, str]]:
+    """{term: (bytes, how to shrink it)} for a config and its data sizes (see the module doc);
+    image_bytes: the training split has its pixels as bytes (Split.pixels)."""
     s = 8 if cfg.precision == "float64" else 4
+    image_bytes = image_bytes and s == 4  # the bytes are decoded to float32 only (build_members)
     sizes = [n_inputs] + [layer.units for layer in cfg.model.layers]
     P = sum(a * b + b for a, b in zip(sizes, sizes[1:]))
     M = cfg.ensemble.members
@@ -53,22 +58,25 @@ def estimate(cfg, n_inputs: int, n_train: int, n_targets: int, n_eval: int) -> d
              f"lower training.batch_size (now {bs}), or the units of the widest layer ({widest:,})"),
         "evaluation chunk": (3 * min(EVAL_CHUNK, max(n_eval, 1)) * widest * s,
                              f"use a smaller widest layer ({widest:,} units)"),
-        "shuffled copy of the training data": ((n_train * (n_inputs + n_targets) * s) if cfg.training.shuffle else 0,
-                                               "set data.subset, or training.shuffle: false"),
-        "bootstrap samples": ((M * n_train * (n_inputs + n_targets) * s) if cfg.ensemble.bagging else 0,
+        "shuffled copy of the training data": (
+            (n_train * (n_inputs + n_targets * s) + b * n_inputs * s if image_bytes
+             else n_train * (n_inputs + n_targets) * s) if cfg.training.shuffle else 0,
+            "set data.subset, or training.shuffle: false"),
+        "bootstrap samples": ((M * n_train * ((n_inputs + n_targets) * s + n_inputs * image_bytes))
+                              if cfg.ensemble.bagging else 0,
                               "use fewer ensemble.members, or ensemble.bagging: false"),
     }
     return terms
 
 
-def check_memory(cfg, arrays: dict) -> None:
+def check_memory(cfg, arrays: dict, image_bytes: bool = False) -> None:
     """Refuse a run that would not fit in memory (ConfigError, exit 2); see the module doc."""
     limit, source = memory_limit()
     if limit is None:
         return
     x, y = arrays["train"]
     n_eval = max(len(v[0]) for v in arrays.values() if v is not None)
-    terms = estimate(cfg, x.shape[1], len(x), y.shape[1], n_eval)
+    terms = estimate(cfg, x.shape[1], len(x), y.shape[1], n_eval, image_bytes)
     total = sum(size for size, _ in terms.values())
     if total <= limit:
         return

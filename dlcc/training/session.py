@@ -43,7 +43,7 @@ def check(cfg) -> None:
     monitor is a metric the run records. (The config itself was validated when it was loaded.)"""
     splits, arrays = build.prepare(cfg)
     build.check_size(cfg, arrays["train"][0].shape[1])
-    check_memory(cfg, arrays)
+    check_memory(cfg, arrays, splits.train.pixels is not None)
     if cfg.training.early_stopping is not None:
         cols = columns(len(cfg.model.layers), cfg.diagnostics.gradient_norms, cfg.ensemble.members)
         check_monitor(cfg.training.early_stopping.monitor, cols, arrays["val"] is not None,
@@ -63,8 +63,8 @@ def train(cfg, runs_dir: Path, reporter: Reporter | None = None, folder_name: st
     """
     with interrupt_flag() as interrupted:
         splits, arrays = build.prepare(cfg)  # bad data fails here, before any folder is created
-        check_memory(cfg, arrays)
-        members = build.build_members(cfg, arrays["train"])
+        check_memory(cfg, arrays, splits.train.pixels is not None)
+        members = build.build_members(cfg, arrays["train"], splits.train.pixels)
         fit = Fit(cfg, members, arrays["val"], splits.task == "classification")  # checks early_stopping.monitor
         if interrupted():
             raise InterruptedRun("interrupted before training started; no run folder was created")
@@ -117,8 +117,8 @@ def resume(run_dir: Path, reporter: Reporter | None = None, hooks=()) -> tuple[P
                 return run_dir, summary, True
 
             splits, arrays = build.prepare(cfg)
-            check_memory(cfg, arrays)
-            fit = Fit(cfg, build.build_members(cfg, arrays["train"]), arrays["val"], splits.task == "classification")
+            check_memory(cfg, arrays, splits.train.pixels is not None)
+            fit = Fit(cfg, build.build_members(cfg, arrays["train"], splits.train.pixels), arrays["val"], splits.task == "classification")
             digest = folder.config_digest(config_text)
             _restore(run_dir, cfg, fit, digest, summary)
             if interrupted():

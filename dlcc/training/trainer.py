@@ -96,9 +96,16 @@ class Fit:
         tc = cfg.training
         self.model = members[0].net if len(members) == 1 else Ensemble([m.net for m in members])
         # Room for one shuffled copy of the training split, allocated once for the whole run;
-        # ensemble members train one after another, so they take turns with it.
+        # ensemble members train one after another, so they take turns with it. Image data is
+        # shuffled as its bytes, and each batch decoded into one float32 buffer (dlcc.data.pixels).
         x, y = members[0].train
-        shuffled = (np.empty_like(x), np.empty_like(y)) if tc.shuffle else None
+        pixels = members[0].pixels
+        shuffled = None
+        if tc.shuffle and pixels is None:
+            shuffled = Shuffled(np.empty_like(x), np.empty_like(y))
+        elif tc.shuffle:
+            batch = len(x) if tc.batch_size == "full" else min(tc.batch_size, len(x))
+            shuffled = Shuffled(np.empty_like(pixels.bytes), np.empty_like(y), np.empty((batch, x.shape[1]), x.dtype))
         self.runners = [_EpochRunner(cfg, m, classification, shuffled) for m in members]
         self.stopper = EarlyStopping(tc.early_stopping) if tc.early_stopping else None
         self.monitor = tc.early_stopping.monitor if self.stopper else ("val_loss" if val is not None else "train_loss")
@@ -243,6 +250,16 @@ class Fit:
             self.stopper.load_state_dict(info["stopper"])
 
 
+@dataclass
+class Shuffled:
+    """Buffers for one shuffled copy of the training split: x (or its bytes) and y, and for bytes
+    the float32 buffer each batch is decoded into."""
+
+    x: np.ndarray
+    y: np.ndarray
+    decoded: np.ndarray | None = None
+
+
 class _EpochRunner:
     """One member's optimizer, schedule and batching: run(epoch) trains one epoch."""
 
@@ -257,32 +274,40 @@ class _EpochRunner:
         self.shuffled = shuffled
 
     def epoch_order(self) -> tuple[np.ndarray, np.ndarray]:
-        """The training split in this epoch's order: x[order], y[order] for a fresh permutation.
-
-        The rows are gathered into the same two buffers every epoch. A new copy per epoch (x[order])
-        would cost a fresh 188 MB allocation per MNIST epoch, made while the layers still hold views
-        of the previous copy, so twice that memory at the peak.
-        """
+        """x[order], y[order] for a fresh permutation (image data: the bytes of x[order]), gathered
+        into the same buffers every epoch: a new x[order] per epoch would allocate 188 MB per MNIST
+        epoch while the layers still hold views of the last one, twice the memory at the peak."""
         x, y = self.member.train
         if self.shuffled is None:
             return x, y
+        if self.shuffled.decoded is not None:
+            x = self.member.pixels.bytes
         order = self.member.rng.permutation(len(x))
-        x_shuffled, y_shuffled = self.shuffled
         # mode="clip": with the default "raise", np.take gathers into a temporary and copies that
         # into `out`; a permutation's indices are in range anyway.
-        np.take(x, order, axis=0, out=x_shuffled, mode="clip")
-        np.take(y, order, axis=0, out=y_shuffled, mode="clip")
-        return x_shuffled, y_shuffled
+        np.take(x, order, axis=0, out=self.shuffled.x, mode="clip")
+        np.take(y, order, axis=0, out=self.shuffled.y, mode="clip")
+        return self.shuffled.x, self.shuffled.y
+
+    def batches(self):
+        """This epoch's mini-batches (x_b, y_b): contiguous slices of epoch_order(), no copies; image
+        bytes are decoded batch by batch into the one float32 buffer, bit for bit the rows of x."""
+        x, y = self.epoch_order()
+        bs = self.batch_size
+        decoded = None if self.shuffled is None else self.shuffled.decoded
+        for b in range(self.n_batches):
+            xb, yb = x[b * bs:(b + 1) * bs], y[b * bs:(b + 1) * bs]
+            if decoded is not None:
+                xb = self.member.pixels.decode(xb, out=decoded[:len(xb)])
+            yield xb, yb
 
     def run(self, epoch: int, reporter: Reporter, interrupted=lambda: False) -> dict:
         tc, net, optimizer = self.cfg.training, self.member.net, self.optimizer
         optimizer.lr = lr = self.schedule.lr(epoch)
         start = time.perf_counter()
-        x, y = self.epoch_order()
-        n, bs = len(x), self.batch_size
+        n = len(self.member.train[0])
         loss_sum, correct = 0.0, 0
-        for b in range(self.n_batches):
-            xb, yb = x[b * bs:(b + 1) * bs], y[b * bs:(b + 1) * bs]  # contiguous slices: no copy
+        for b, (xb, yb) in enumerate(self.batches()):
             a = net.forward(xb, training=True)
             loss = net.data_loss(a, yb)
             if not math.isfinite(loss):
