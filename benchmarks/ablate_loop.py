@@ -272,6 +272,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4, help="epochs per comparison (default 4)")
     parser.add_argument("--only", choices=ABLATIONS, action="append", help="run only this comparison (repeatable)")
     args = parser.parse_args()
+    if args.epochs < 2:
+        parser.error("--epochs must be at least 2 (the flush comparison leaves out each variant's first epoch)")
     print(f"# CPU: {cpu_model()}; numpy {np.__version__}")
     for spec in args.hidden or ["800,800", "100"]:
         hidden = tuple(int(u) for u in spec.split(","))
