@@ -265,3 +265,28 @@ def test_a_point_id_that_is_a_path_is_refused_as_damage(tmp_path):
     (sweep_dir / "sweep.yaml").write_text(yaml.safe_dump(definition, sort_keys=False))
     message = refused(dlcc("sweep", "--resume", sweep_dir), "sweep.yaml: points must be a list with an id")
     assert "--name" not in message
+
+
+@pytest.mark.parametrize("tamper", [
+    lambda d: d["runs"][0].update(point="p999"),     # a run of a point that is not there
+    lambda d: d.update(base=["not", "a", "config"]),
+    lambda d: d["runs"].append("not a run"),
+])
+def test_every_reader_of_a_sweep_folder_calls_the_same_tampered_sweep_yaml_damaged(tmp_path, tamper):
+    """`dlcc runs` called such a sweep.yaml damaged while report, plot and compare still read the
+    runs (or failed with a traceback): the shapes are now checked where the file is read."""
+    path = tmp_path / "t.yaml"
+    path.write_text(yaml.safe_dump(TINY))
+    runs_dir = tmp_path / "runs"
+    assert dlcc("sweep", path, "--seeds", "2", "--quiet", "--runs-dir", runs_dir).exit_code == 0
+    (sweep_dir,) = runs_dir.iterdir()
+    definition = yaml.safe_load((sweep_dir / "sweep.yaml").read_text())
+    tamper(definition)
+    (sweep_dir / "sweep.yaml").write_text(yaml.safe_dump(definition, sort_keys=False))
+    damaged = "the sweep folder is damaged"
+    for command in (["compare", sweep_dir], ["report", sweep_dir, "--out", tmp_path / "r.html"],
+                    ["plot", sweep_dir, "--out", tmp_path / "p.png"], ["sweep", "--resume", sweep_dir]):
+        refused(dlcc(*command), "sweep.yaml", damaged)
+    assert not (tmp_path / "r.html").exists() and not (tmp_path / "p.png").exists()
+    listed = dlcc("runs", runs_dir)
+    assert listed.exit_code == 0 and "unreadable" in listed.output

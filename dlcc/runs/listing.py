@@ -82,7 +82,7 @@ def overview(run: RunFolder) -> dict:
 def sweep_overview(sweep_dir: str | Path) -> dict:
     """One sweep folder as one row; a damaged sweep.yaml or results.csv is a RunError."""
     sweep_dir = Path(sweep_dir)
-    definition = _definition(sweep_dir)
+    definition = read_definition(sweep_dir)
     results = sweep_results(sweep_dir, definition)
     counts = status_counts(results)
     # The same column as a run row's "best val": the best epoch's validation metric, mean over seeds.
@@ -131,25 +131,9 @@ def sweep_results(sweep_dir: Path, definition: dict) -> list[dict]:
                                                    definition["keys"]) for run in definition["runs"]]
 
 
-def _definition(sweep_dir: Path) -> dict:
-    """sweep.yaml, with the shapes the listing relies on checked (a RunError names the file)."""
-    definition = read_definition(sweep_dir)
-    points, runs = definition["points"], definition["runs"]
-    ok = (isinstance(definition["base"], dict) and isinstance(definition["keys"], list)
-          and isinstance(definition["seeds"], list) and isinstance(points, list) and isinstance(runs, list)
-          and all(isinstance(p, dict) and isinstance(p.get("id"), str) and isinstance(p.get("values") or {}, dict)
-                  for p in points))
-    ids = {p["id"] for p in points} if ok else set()
-    ok = ok and all(isinstance(r, dict) and isinstance(r.get("run"), str) and r.get("point") in ids for r in runs)
-    if not ok:
-        raise RunError(f"{sweep_dir / SWEEP_FILE}: its points and runs are not what `dlcc sweep` writes; "
-                       "the sweep folder is damaged")
-    return definition
-
-
 def _sweep_runs(sweep_dir: Path) -> list[tuple[dict, dict | None, dict]]:
     """(row, flat config, fallback cells) for each run of one sweep, pending ones included."""
-    definition = _definition(sweep_dir)
+    definition = read_definition(sweep_dir)
     results = sweep_results(sweep_dir, definition)
     points = {p["id"]: p for p in definition["points"]}
     entries = []
@@ -180,7 +164,7 @@ def _sweep_entry(path: Path) -> tuple[dict, dict | None, dict]:
         row = sweep_overview(path)
     except RunError as exc:
         return {**_empty(path, "unreadable", str(exc)), "kind": "sweep"}, None, {}
-    definition = _definition(path)
+    definition = read_definition(path)
     flat = flatten(definition["base"]) | flatten(definition.get("set") or {})
     for key, values in _swept_values(definition).items():
         flat[key] = values if len(values) > 1 else values[0]

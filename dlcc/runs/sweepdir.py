@@ -72,11 +72,19 @@ def read_definition(sweep_dir: Path) -> dict:
     if not isinstance(data, dict) or any(k not in data for k in needed):
         raise RunError(f"{path}: not a sweep definition written by dlcc (needs {', '.join(needed)})")
     # Point ids become run-folder names inside the sweep folder: nothing else (../x) may pass.
-    points = data["points"]
+    points, runs = data["points"], data["runs"]
     if not (isinstance(points, list) and all(isinstance(p, dict) and isinstance(p.get("id"), str)
                                              and POINT_ID.fullmatch(p["id"]) for p in points)):
         raise RunError(f"{path}: points must be a list with an id (such as p000) for each point; "
                        "the sweep folder is damaged (edited by hand?)")
+    # The shapes every reader relies on (runs, report, plot, compare, resume), checked once here.
+    ids = {p["id"] for p in points}
+    ok = (isinstance(data["base"], dict) and isinstance(data["keys"], list) and isinstance(data["seeds"], list)
+          and all(isinstance(p.get("values") or {}, dict) for p in points)
+          and isinstance(runs, list)
+          and all(isinstance(r, dict) and isinstance(r.get("run"), str) and r.get("point") in ids for r in runs))
+    if not ok:
+        raise RunError(f"{path}: its points and runs are not what `dlcc sweep` writes; the sweep folder is damaged")
     return data
 
 

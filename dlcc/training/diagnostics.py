@@ -63,7 +63,7 @@ def gradient_warnings(rows: list[dict], n_layers: int) -> list[str]:
     layer's grad_norm grew more than 1000-fold over its epoch-0 value (or became NaN/inf).
     """
     hidden = n_layers - 1
-    if hidden < 1 or not rows or f"grad_norm_1" not in rows[0]:
+    if hidden < 1 or not rows or "grad_norm_1" not in rows[0]:
         return []
     first, last = "grad_norm_1", f"grad_norm_{hidden}"
     warnings = []
