@@ -304,3 +304,33 @@ def test_remove_stale_tmp_only_touches_tmp_files(tmp_path):
     (tmp_path / "metrics.csv").write_text("epoch\n")
     assert [p.name for p in lifecycle.remove_stale_tmp(tmp_path)] == [".metrics.csv.q.tmp"]
     assert (tmp_path / "metrics.csv").exists()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_while_the_data_loads_stops_at_once(cfg, tmp_path, monkeypatch, sig):
+    """Loading the data (a download, a large dataset) can take minutes; a signal then stopped
+    nothing until the first batch had been trained. Now it stops before the networks are built."""
+    from dlcc import build
+
+    built = []
+    signal_during(monkeypatch, build, "prepare", sig)
+    monkeypatch.setattr(build, "build_members", lambda *a, **k: built.append(1) or [])
+    result = dlcc("train", cfg, "--runs-dir", tmp_path / "runs", "--quiet")
+    assert result.exit_code == 130 and "no run folder was created" in result.stderr
+    assert built == [] and visible(tmp_path / "runs") == []
+
+
+def test_a_signal_while_a_resumed_run_loads_leaves_it_unchanged(cfg, tmp_path, monkeypatch, reference):
+    from dlcc import build
+
+    run_dir = trained_with_status(cfg, tmp_path, "interrupted")
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
+    built = []
+    signal_during(monkeypatch, build, "prepare", signal.SIGTERM)
+    monkeypatch.setattr(build, "build_members", lambda *a, **k: built.append(1) or [])
+    result = dlcc("train", "--resume", run_dir, "--quiet")
+    assert result.exit_code == 130 and "is unchanged" in result.stderr, result.output
+    assert built == [] and {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
+    monkeypatch.undo()
+    assert dlcc("train", "--resume", run_dir, "--quiet").exit_code == 0
+    assert run_result(run_dir) == reference

@@ -58,16 +58,19 @@ def train(cfg, runs_dir: Path, reporter: Reporter | None = None, folder_name: st
     hooks: training.hooks.Hook objects that watch the run (TensorBoard logs).
 
     Ctrl-C and SIGTERM are caught from here to the last file written (interrupt_flag): before the
-    folder exists, nothing is created; during training, the run stops at a batch boundary and is
-    marked interrupted; after the last epoch, the run's files are completed and it says so.
+    folder exists, they stop at once and nothing is created; during training, the run stops at a
+    batch boundary and is marked interrupted; after the last epoch, the run's files are completed
+    and it says so.
     """
+    before = "interrupted before training started; no run folder was created"
     with interrupt_flag() as interrupted:
-        splits, arrays = build.prepare(cfg)  # bad data fails here, before any folder is created
-        check_memory(cfg, arrays, splits.train.pixels is not None)
-        members = build.build_members(cfg, arrays["train"], splits.train.pixels)
-        fit = Fit(cfg, members, arrays["val"], splits.task == "classification")  # checks early_stopping.monitor
+        with interrupted.immediately(before):
+            splits, arrays = build.prepare(cfg)  # bad data fails here, before any folder is created
+            check_memory(cfg, arrays, splits.train.pixels is not None)
+            members = build.build_members(cfg, arrays["train"], splits.train.pixels)
+            fit = Fit(cfg, members, arrays["val"], splits.task == "classification")  # checks early_stopping.monitor
         if interrupted():
-            raise InterruptedRun("interrupted before training started; no run folder was created")
+            raise InterruptedRun(before)
         writer = RunWriter.create(runs_dir, folder_name or cfg.name, config_mod.to_yaml(cfg), fit.columns,
                                   _new_summary(cfg, splits, arrays, members), stamp=folder_name is None)
         try:
@@ -109,20 +112,22 @@ def resume(run_dir: Path, reporter: Reporter | None = None, hooks=()) -> tuple[P
         return run_dir, folder.read_summary(run_dir), True
     with interrupt_flag() as interrupted:
         lock = lifecycle.open_run_folder(run_dir)  # one process per run folder; stale .tmp files removed
+        before = f"interrupted before training resumed; {run_dir} is unchanged"
         try:
-            config_text, raw = read_config(run_dir / folder.CONFIG)
-            cfg = config_mod.parse(raw, source=str(run_dir / folder.CONFIG))
-            summary = folder.read_summary(run_dir)
-            if summary.status in folder.FINISHED:
-                return run_dir, summary, True
-
-            splits, arrays = build.prepare(cfg)
-            check_memory(cfg, arrays, splits.train.pixels is not None)
-            fit = Fit(cfg, build.build_members(cfg, arrays["train"], splits.train.pixels), arrays["val"], splits.task == "classification")
-            digest = folder.config_digest(config_text)
-            _restore(run_dir, cfg, fit, digest, summary)
+            with interrupted.immediately(before):
+                config_text, raw = read_config(run_dir / folder.CONFIG)
+                cfg = config_mod.parse(raw, source=str(run_dir / folder.CONFIG))
+                summary = folder.read_summary(run_dir)
+                if summary.status in folder.FINISHED:
+                    return run_dir, summary, True
+                splits, arrays = build.prepare(cfg)
+                check_memory(cfg, arrays, splits.train.pixels is not None)
+                fit = Fit(cfg, build.build_members(cfg, arrays["train"], splits.train.pixels), arrays["val"],
+                          splits.task == "classification")
+                digest = folder.config_digest(config_text)
+                _restore(run_dir, cfg, fit, digest, summary)
             if interrupted():
-                raise InterruptedRun(f"interrupted before training resumed; {run_dir} is unchanged")
+                raise InterruptedRun(before)
             writer = RunWriter.reopen(run_dir, fit.columns, fit.rows, summary, digest)
             summary = _guarded(writer, fit, lambda: _drive(writer, fit, splits, arrays, reporter, hooks, interrupted))
         finally:
@@ -258,24 +263,48 @@ def _drive(writer: RunWriter, fit: Fit, splits, arrays, reporter, hooks=(), inte
     )
 
 
+class Interrupts:
+    """What interrupt_flag yields: call it to ask whether Ctrl-C or SIGTERM came."""
+
+    def __init__(self) -> None:
+        self.flag = False
+        self.at_once = False
+
+    def __call__(self) -> bool:
+        return self.flag
+
+    @contextmanager
+    def immediately(self, message: str):
+        """While nothing has been written yet (loading data, building the networks, reading a
+        checkpoint), a signal stops at once, as InterruptedRun(message), instead of waiting for a
+        batch boundary: a download or a large dataset may take minutes to load."""
+        self.at_once = True
+        try:
+            yield
+        except KeyboardInterrupt:
+            raise InterruptedRun(message) from None
+        finally:
+            self.at_once = False
+
+
 @contextmanager
 def interrupt_flag():
     """Turn the first Ctrl-C or SIGTERM into a flag the loop polls after each batch, so training
     stops at a batch boundary with the last finished epoch's checkpoint intact. A second Ctrl-C
-    interrupts at once."""
-    flag = {"set": False}
+    interrupts at once, and so does any signal inside `Interrupts.immediately`."""
+    interrupts = Interrupts()
     if threading.current_thread() is not threading.main_thread():
-        yield lambda: False
+        yield interrupts  # signals reach the main thread only
         return
 
     def handler(signum, frame):
-        if flag["set"] and signum == signal.SIGINT:
+        if interrupts.at_once or (interrupts.flag and signum == signal.SIGINT):
             raise KeyboardInterrupt
-        flag["set"] = True
+        interrupts.flag = True
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield lambda: flag["set"]
+        yield interrupts
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
