@@ -93,13 +93,12 @@ def build_members(cfg, train_xy, pixels: Pixels | None = None) -> list[Member]:
 
     The seed's second spawned stream drives the networks (the first drives the data); an ensemble
     spawns one child stream per member from it. With bagging, each member trains on its own
-    bootstrap sample of the training split. pixels: the training split's `Split.pixels`, used
-    when x is in their float32 (precision float64 trains on x alone).
+    bootstrap sample of the training split. pixels: the training split's `Split.pixels`, kept
+    when the trainer will shuffle them (`shuffled_pixels`).
     """
     x, y = train_xy
     check_size(cfg, x.shape[1])
-    if x.dtype != np.float32:
-        pixels = None
+    pixels = shuffled_pixels(cfg, train_xy, pixels)
     members = []
     for rng in member_rngs(seed_streams(cfg.seed)[1], cfg.ensemble.members):
         net = Network.from_config(cfg, x.shape[1], rng)
@@ -109,6 +108,17 @@ def build_members(cfg, train_xy, pixels: Pixels | None = None) -> list[Member]:
         else:
             members.append(Member(net, train_xy, rng, pixels))
     return members
+
+
+def shuffled_pixels(cfg, train_xy, pixels: Pixels | None) -> Pixels | None:
+    """The training split's pixels when the trainer shuffles them as bytes, else None: only when x
+    is their float32 (precision float64 trains on x), the split is shuffled, and a batch is smaller
+    than the split (one batch of all of it would be decoded into a float32 copy as large as x)."""
+    x, _ = train_xy
+    bs = cfg.training.batch_size
+    if pixels is None or x.dtype != np.float32 or not cfg.training.shuffle or bs == "full" or bs >= len(x):
+        return None
+    return pixels
 
 
 def blank_network(cfg, n_inputs: int) -> Network:

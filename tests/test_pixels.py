@@ -3,11 +3,19 @@ follow every row selection, and train exactly as the float32 features do."""
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
+
 import numpy as np
 import pytest
 
 from dlcc import config
-from dlcc.build import build_members, prepare
+from dlcc.data import mnist, published
+from dlcc.data.cache import SIDECAR
+from dlcc.data.idx import idx_bytes
+from dlcc.data.published import Published
+from dlcc.build import build_members, prepare, shuffled_pixels
 from dlcc.data.pixels import Pixels, to_float32
 from dlcc.data.splits import Loaded, split_and_normalize
 from dlcc.training.trainer import Fit
@@ -116,5 +124,81 @@ def test_the_memory_estimate_counts_a_bytes_shuffle_buffer_for_images_in_float32
     assert floats[key][0] == 1000 * 794 * 4
     assert images[key][0] == 1000 * (784 + 10 * 4) + 96 * 784 * 4  # bytes, targets, one decoded batch
     assert images["bootstrap samples"][0] == floats["bootstrap samples"][0] + 2 * 1000 * 784
-    wide = config.parse({**MNIST_RUN, "precision": "float64"})
-    assert estimate(wide, 784, 1000, 10, 500, image_bytes=True) == estimate(wide, 784, 1000, 10, 500)
+
+
+@pytest.mark.parametrize("change", [{"precision": "float64"}, {"training": {"epochs": 1, "batch_size": "full"}},
+                                    {"training": {"epochs": 1, "batch_size": 60}},
+                                    {"training": {"epochs": 1, "batch_size": 16, "shuffle": False}}])
+def test_the_bytes_are_used_only_where_they_save_memory(change):
+    """float64 trains on x; without a shuffle there is nothing to gather; a batch of the whole split
+    would be decoded into a float32 buffer as large as x itself."""
+    train, pixels = image_train(n=60)
+    assert build_members(config.parse({**MNIST_RUN, "training": {"epochs": 1, "batch_size": 16}}), train,
+                         pixels)[0].pixels is pixels
+    cfg = config.parse({**MNIST_RUN, **change, "ensemble": {"members": 2, "bagging": True}})
+    members = build_members(cfg, train, pixels)
+    assert all(m.pixels is None for m in members)
+    assert shuffled_pixels(cfg, train, pixels) is None
+    shuffled = Fit(cfg, members, None, True).runners[0].shuffled
+    assert shuffled is None or shuffled.decoded is None
+
+
+def image_train(n: int = 60, d: int = 12):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (n, d), dtype=np.uint8)
+    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, n)]
+    return (to_float32(images), y), Pixels(images)
+
+
+@pytest.fixture
+def tiny_cache(tmp_path, monkeypatch):
+    """A tiny MNIST in DLCC_DATA_DIR with its digests pinned, its .npy cache written, and the
+    process-wide cache of loaded sets emptied (as in a fresh process)."""
+    rng = np.random.default_rng(0)
+    arrays = {"train-images-idx3-ubyte": rng.integers(0, 256, (40, 4, 3), dtype=np.uint8),
+              "train-labels-idx1-ubyte": np.arange(40, dtype=np.uint8) % 10,
+              "t10k-images-idx3-ubyte": rng.integers(0, 256, (10, 4, 3), dtype=np.uint8),
+              "t10k-labels-idx1-ubyte": np.arange(10, dtype=np.uint8)}
+    folder = tmp_path / "cache" / "mnist"
+    folder.mkdir(parents=True)
+    for name, array in arrays.items():
+        (folder / name).write_bytes(idx_bytes(array))
+    monkeypatch.setitem(published.FILES, "mnist", Published(
+        {name: hashlib.sha256(idx_bytes(array)).hexdigest() for name, array in arrays.items()}))
+    monkeypatch.setenv("DLCC_DATA_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(mnist, "_LOADED", {})
+    mnist.read_arrays("mnist")  # writes the .npy cache
+    assert (folder / SIDECAR).is_file()
+    return folder
+
+
+def rewrite_cached_train_images(folder, dtype) -> None:
+    """Replace the cached training images by the same values in another dtype, sidecar updated
+    (a cache written by another tool or version: consistent, just not uint8)."""
+    key = "train-images-idx3-ubyte"
+    sidecar = json.loads((folder / SIDECAR).read_text())
+    buf = io.BytesIO()
+    np.save(buf, np.load(folder / f"{key}.npy").astype(dtype))
+    data = buf.getvalue()
+    (folder / f"{key}.npy").write_bytes(data)
+    sidecar["arrays"][key] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+    (folder / SIDECAR).write_text(json.dumps(sidecar))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "<U3"])
+def test_a_cached_image_array_of_another_dtype_is_not_shuffled_as_bytes_nor_a_traceback(tiny_cache, dtype):
+    """A cache that does not hold what the IDX files hold (another dtype: float64 would make the
+    byte shuffle buffer twice the float32 one; strings were a traceback) is rebuilt from the
+    verified files, as a stale one is."""
+    rewrite_cached_train_images(tiny_cache, dtype)
+    loaded = mnist.load_images("mnist")  # the cache is rebuilt from the verified files
+    assert loaded.x_bytes.dtype == np.uint8 and loaded.x.dtype == np.float32
+    assert np.load(tiny_cache / "train-images-idx3-ubyte.npy").dtype == np.uint8
+
+
+def test_the_loaded_image_bytes_are_read_only_like_the_other_kept_arrays(tiny_cache):
+    """mnist._LOADED keeps a loaded set for the process (a sweep worker's next runs): no run may
+    change its arrays for the next, the bytes included."""
+    loaded = mnist.load_images("mnist")
+    assert not loaded.x.flags.writeable
+    assert not loaded.x_bytes.flags.writeable

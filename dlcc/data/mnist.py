@@ -57,7 +57,7 @@ def load_images(dataset: str) -> Loaded:
     if key is not None and key in _LOADED:
         return _LOADED[key]
     loaded = _load_images(dataset)
-    for array in (loaded.x, loaded.t, loaded.x_test, loaded.t_test):
+    for array in (loaded.x, loaded.x_bytes, loaded.t, loaded.x_test, loaded.t_test):
         array.flags.writeable = False
     if key is not None:
         _LOADED.clear()  # one dataset at a time: MNIST's arrays are 200 MB
@@ -105,11 +105,25 @@ def read_arrays(dataset: str) -> dict[str, np.ndarray]:
         paths = fetch_missing(dataset, missing)
     sources = {name: (paths[name], digest) for name, digest in published.sha256.items()}
     arrays = read_cache(folder, sources)
+    if arrays is not None and not _as_published(arrays):
+        arrays = None  # a cache another tool or version wrote: rebuilt from the verified files
     if arrays is None:
         arrays = {name: read_verified(paths[name], published) for name in published.sha256}
         check_shapes(arrays, folder)
         write_cache(folder, arrays, sources)
     return arrays
+
+
+def _as_published(arrays: dict[str, np.ndarray]) -> bool:
+    """The cached arrays are what the IDX files hold: uint8 images (n, rows, cols), labels (n,)
+    in 0..9 (a cache written by another tool or version may hold anything)."""
+    try:
+        check_shapes(arrays, Path())
+    except (DataError, KeyError):
+        return False
+    labels = [arrays[f"{split}-labels-idx1-ubyte"] for split in ("train", "t10k")]
+    return (all(array.dtype == np.uint8 for array in arrays.values())
+            and all(len(t) == 0 or t.max() < CLASSES for t in labels))
 
 
 def check_shapes(arrays: dict[str, np.ndarray], folder: Path) -> None:

@@ -9,9 +9,10 @@ float32; P = parameters per network; M = ensemble members; b = batch size; u_l =
     activations of a batch       3 * b * sum_l u_l * M * s (z, a and delta per layer; dropout: + mask)
     evaluation chunk             3 * min(8192, n) * max_l u_l * s
     data copies                  the shuffle buffer n_train * (d + k) * s, one bootstrap sample per
-                                 member with bagging; image data in float32 shuffles its bytes
-                                 instead: n_train * (d + k * s) + b * d * s, and each bootstrap
-                                 sample keeps its bytes too (+ n_train * d per member)
+                                 member with bagging; image data shuffled as bytes (in float32,
+                                 batches smaller than the split) instead: n_train * (d + k * s) +
+                                 b * d * s, and each bootstrap sample keeps its bytes too
+                                 (+ n_train * d per member)
 
 The limit is $DLCC_MEMORY_LIMIT when set (bytes, or with a unit: 512M, 8G; 0 or "off" turns the
 check off), else the memory this process can still get: the least of the system's available
@@ -35,9 +36,8 @@ EVAL_CHUNK = 8192  # nn.metrics.evaluate's chunk
 def estimate(cfg, n_inputs: int, n_train: int, n_targets: int, n_eval: int,
              image_bytes: bool = False) -> dict[str, tuple[int, str]]:
     """{term: (bytes, how to shrink it)} for a config and its data sizes (see the module doc);
-    image_bytes: the training split has its pixels as bytes (Split.pixels)."""
+    image_bytes: the trainer shuffles the training images as bytes (build.shuffled_pixels)."""
     s = 8 if cfg.precision == "float64" else 4
-    image_bytes = image_bytes and s == 4  # the bytes are decoded to float32 only (build_members)
     sizes = [n_inputs] + [layer.units for layer in cfg.model.layers]
     P = sum(a * b + b for a, b in zip(sizes, sizes[1:]))
     M = cfg.ensemble.members
