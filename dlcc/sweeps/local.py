@@ -7,6 +7,10 @@ queue, so it always knows which run a worker has:
 
 - a worker that dies (killed, out of memory) is noticed by polling, its run is reported failed
   with the exit code, and a new worker takes its place;
+- a worker that fails (exits with an error, not a signal) before it is ready (it says so once
+  dlcc is imported) could not start at all, most often because the script that called dlcc.sweep
+  has no `if __name__ == "__main__":` guard (spawn imports the main script again in every
+  worker): that stops the sweep with one message instead of failing every run in turn;
 - `interrupt()` sends SIGTERM to the busy workers: each stops its run at the next batch boundary,
   marks it interrupted (resumable) and reports back. Workers ignore SIGINT themselves, so a Ctrl-C
   in the terminal, which reaches the whole process group, is decided by the driver alone.
@@ -20,6 +24,7 @@ import queue
 import signal
 from collections import deque
 
+from dlcc.errors import DlccError
 from dlcc.sweeps.task import train_run
 
 
@@ -27,12 +32,22 @@ def _worker(inbox, outbox) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from dlcc.training import session  # noqa: F401  import once, before the first run
 
+    outbox.put(("ready", os.getpid()))
     while (task := inbox.get()) is not None:
         outbox.put(("finished", train_run(task)))
 
 
+UNGUARDED = ("Each worker is a new Python process that imports your main script again: in a script "
+             "that calls dlcc.sweep, put the call under `if __name__ == \"__main__\":`, and run the script "
+             "from a file, not from stdin (docs/sweeps.md, \"From Python\").")
+
+
 class LocalExecutor:
     def __init__(self, workers: int):
+        # A worker importing an unguarded main script again would start a sweep of its own (and
+        # make its folder) before multiprocessing refuses it: stop here, with multiprocessing's own test.
+        if getattr(mp.current_process(), "_inheriting", False):
+            raise DlccError(f"dlcc.sweep was called while a sweep worker was starting. {UNGUARDED}")
         self.workers = workers
         self._ctx = mp.get_context("spawn")
         self._outbox = self._ctx.Queue()
@@ -43,7 +58,7 @@ class LocalExecutor:
         inbox = self._ctx.Queue()
         process = self._ctx.Process(target=_worker, args=(inbox, self._outbox), daemon=True)
         process.start()
-        slot = {"process": process, "inbox": inbox, "task": None}
+        slot = {"process": process, "inbox": inbox, "task": None, "ready": False}
         self._pool.append(slot)
         return slot
 
@@ -65,9 +80,13 @@ class LocalExecutor:
                 if self._stopping:
                     todo.clear()
                 try:
-                    _, outcome = self._outbox.get(timeout=0.1)
+                    kind, outcome = self._outbox.get(timeout=0.1)
                 except queue.Empty:
                     yield from self._reap(bool(todo))
+                    continue
+                if kind == "ready":
+                    for slot in self._pool:
+                        slot["ready"] |= slot["process"].pid == outcome
                     continue
                 slot = next((s for s in self._pool if s["task"] and s["task"]["name"] == outcome["name"]), None)
                 if slot is not None:
@@ -82,6 +101,12 @@ class LocalExecutor:
             if slot["process"].is_alive():
                 continue
             self._pool.remove(slot)
+            # An exception before the worker was ready (not a kill: that is below) means it cannot start.
+            if not slot["ready"] and not self._stopping and (slot["process"].exitcode or 0) > 0:
+                raise DlccError(f"the sweep's worker processes could not start (exit code "
+                                f"{slot['process'].exitcode}; their error is printed above). {UNGUARDED} "
+                                "The runs not trained yet are still pending: continue them with "
+                                "dlcc.resume_sweep(folder) or `dlcc sweep --resume FOLDER`.")
             if slot["task"] is not None:
                 code = slot["process"].exitcode
                 if self._stopping and code == -signal.SIGTERM:  # stopped before its run had begun
