@@ -25,8 +25,13 @@ def reference_loss(model, x, y, classification: bool) -> float:
 
 def diverging(rows: list[dict], l0: float) -> bool:
     """True when the last PATIENCE finished epochs all had train_loss > FACTOR * L0."""
-    recent = [r.get("train_loss") for r in rows if r["epoch"] > 0][-PATIENCE:]
-    return len(recent) == PATIENCE and all(v is not None and v > FACTOR * l0 for v in recent)
+    # Only the tail: the loop asks after every epoch, and a run may have 10,000 of them.
+    recent = [r.get("train_loss") for r in rows[-PATIENCE:] if r["epoch"] > 0]
+    return len(recent) == PATIENCE and all(_above(v, l0) for v in recent)
+
+
+def _above(loss: float | None, l0: float) -> bool:
+    return loss is not None and loss > FACTOR * l0
 
 
 def message(rows: list[dict], l0: float) -> str:
@@ -40,7 +45,9 @@ def message(rows: list[dict], l0: float) -> str:
 def first(rows: list[dict], l0: float) -> str | None:
     """The message for the first epoch at which the rule held, or None (for the summary's warnings
     when training went on regardless)."""
-    for end in range(PATIENCE + 1, len(rows) + 1):
-        if diverging(rows[:end], l0):
-            return message(rows[:end], l0)
+    streak = 0  # finished epochs in a row above FACTOR * L0: one pass, not one rule check per epoch
+    for end, row in enumerate(rows, start=1):
+        streak = streak + 1 if row["epoch"] > 0 and _above(row.get("train_loss"), l0) else 0
+        if streak == PATIENCE:
+            return message(rows[end - PATIENCE:end], l0)
     return None
