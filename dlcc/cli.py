@@ -286,7 +286,7 @@ def sweep(
     workers: Annotated[Optional[int], typer.Option(
         "--workers", "-w", min=1, help="Runs at once (default: the CPU count, at most 8).")] = None,
     executor: Annotated[Optional[Executor], typer.Option(
-        "--executor", help="local: a process pool here; ray: Ray tasks (pip install \"dlcc[ray]\").")] = None,
+        "--executor", help="local: a process pool here; ray: Ray tasks (pip install \"dlcc\\[ray]\").")] = None,
     ray_address: Annotated[Optional[str], typer.Option(
         "--ray-address", metavar="ADDR", help="A Ray cluster ('auto' or host:port); default: a local Ray instance.")] = None,
     resume: Annotated[Optional[Path], typer.Option(
