@@ -141,7 +141,11 @@ class Sweep:
         return dict(Counter(row["status"] for row in self.results))
 
     def compare(self, metric: str | None = None) -> Comparison:
-        return compare(self.runs, metric)
+        runs = self.runs
+        if len(runs) < 2:
+            raise RunError(f"{self.path}: {len(runs)} of its {len(self.results)} runs have a run folder "
+                           f"({', '.join(f'{n} {k}' for k, n in self.counts.items())}); compare needs two or more")
+        return compare(runs, metric)
 
     def plot(self, metric: str | None = None):
         """The metric against each swept setting, mean ± std over seeds (a matplotlib Figure)."""

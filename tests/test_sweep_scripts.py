@@ -41,3 +41,20 @@ def test_an_unguarded_script_stops_with_one_message_and_its_runs_stay_pending(tm
     assert "worker processes could not start" in last and '__name__ == "__main__"' in last
     (sweep_dir,) = (tmp_path / "runs").iterdir()  # the workers made no sweeps of their own
     assert "failed" not in (sweep_dir / "results.csv").read_text()
+
+
+def test_comparing_a_sweep_without_two_run_folders_says_what_its_runs_are(tmp_path):
+    import shutil
+
+    import pytest
+
+    import dlcc
+
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(TINY))
+    sweep = dlcc.sweep(str(config), grid={"optimizer.lr": [0.1, 0.3]}, runs_dir=tmp_path / "runs", progress=False,
+                       workers=1)
+    for run in sweep.runs:
+        shutil.rmtree(run.path)
+    with pytest.raises(dlcc.RunError, match=r"0 of its 2 runs have a run folder \(2 completed\); compare needs two"):
+        dlcc.Sweep(sweep.path).compare()
