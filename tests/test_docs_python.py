@@ -21,7 +21,7 @@ def run_blocks(doc, tmp_path, monkeypatch) -> int:
     blocks = python_blocks(doc.read_text())
     shutil.copytree(ROOT / "configs", tmp_path / "configs")
     monkeypatch.chdir(tmp_path)
-    namespace: dict = {}
+    namespace: dict = {"__name__": "__main__"}  # as a script runs them
     for number, block in enumerate(blocks, start=1):
         try:
             exec(compile(block, f"{doc.name} block {number}", "exec"), namespace)
