@@ -43,6 +43,7 @@ from dlcc.config.schema import (
     StepSchedule,
     TrainingConfig,
 )
+from dlcc.config.safe_yaml import yaml_dump
 from dlcc.config.yamlio import to_dict, to_yaml, yaml_load
 
 __all__ = [
@@ -52,5 +53,5 @@ __all__ = [
     "InitConfig", "InitSpec", "LayerConfig", "LayerInitConfig", "ModelConfig", "OptimizerConfig",
     "PlateauSchedule", "RMSPropConfig", "RegularizationConfig", "SGDConfig", "ScheduleConfig",
     "StepSchedule", "TrainingConfig",
-    "apply_overrides", "format_errors", "load", "load_any", "override_pairs", "parse", "to_dict", "to_yaml", "yaml_load",
+    "apply_overrides", "format_errors", "load", "load_any", "override_pairs", "parse", "to_dict", "to_yaml", "yaml_dump", "yaml_load",
 ]

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from dlcc.config.messages import format_errors
 from dlcc.config.overrides import apply_overrides
 from dlcc.config.schema import Config
+from dlcc.config.safe_yaml import yaml_dump
 from dlcc.config.yamlio import read_yaml, yaml_load
 from dlcc.errors import ConfigError
 
@@ -58,7 +59,7 @@ def parse(raw: Any, source: str = "config", overrides=(), notes: list | None = N
 
 
 def _short(value) -> str:
-    return yaml.safe_dump(value, default_flow_style=True, width=10**6).strip().removesuffix("...").strip()
+    return yaml_dump(value, default_flow_style=True, width=10**6).strip().removesuffix("...").strip()
 
 
 def _validate(raw: dict, source: str, blame: dict | None = None) -> Config:

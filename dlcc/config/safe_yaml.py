@@ -71,6 +71,20 @@ _Loader.add_implicit_resolver(
 )
 
 
+class _Dumper(yaml.SafeDumper):
+    """PyYAML's safe dumper, with _Loader's resolvers: a string that _Loader would read as a number
+    (`1e-3`, a plain string to YAML 1.1) is written in quotes, so every document dlcc writes reads
+    back as it was (a run named 1e-3 stays a name)."""
+
+
+_Dumper.yaml_implicit_resolvers = {k: list(v) for k, v in _Loader.yaml_implicit_resolvers.items()}
+
+
+def yaml_dump(data, **options) -> str:
+    """YAML text that yaml_load reads back as `data` (options as for yaml.dump)."""
+    return yaml.dump(data, Dumper=_Dumper, **options)
+
+
 def yaml_load(text: str):
     """Parse YAML safely (see _Loader). Errors are yaml.YAMLError, deep nesting included."""
     try:

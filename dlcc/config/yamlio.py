@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from dlcc.config.safe_yaml import problem, read_yaml_file, yaml_load
+from dlcc.config.safe_yaml import problem, read_yaml_file, yaml_dump, yaml_load
 from dlcc.config.schema import Config
 from dlcc.errors import ConfigError
 
@@ -41,4 +41,4 @@ def to_dict(cfg: Config) -> dict:
 
 def to_yaml(cfg: Config) -> str:
     """The fully resolved config as YAML; `parse(yaml_load(to_yaml(cfg)))` gives `cfg` back."""
-    return yaml.safe_dump(to_dict(cfg), sort_keys=False, default_flow_style=None, width=100)
+    return yaml_dump(to_dict(cfg), sort_keys=False, default_flow_style=None, width=100)

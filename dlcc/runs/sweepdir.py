@@ -24,7 +24,7 @@ from pathlib import Path
 import yaml
 
 from dlcc import atomic
-from dlcc.config import yaml_load
+from dlcc.config import yaml_dump, yaml_load
 from dlcc.errors import RunError
 from dlcc.runs import folder, validate
 from dlcc.runs.read import read
@@ -53,7 +53,7 @@ def run_name(point: str, seed: int) -> str:
 
 
 def write_definition(sweep_dir: Path, definition: dict) -> None:
-    text = yaml.safe_dump(definition, sort_keys=False, default_flow_style=None, width=100)
+    text = yaml_dump(definition, sort_keys=False, default_flow_style=None, width=100)
     atomic.write_text(Path(sweep_dir) / SWEEP_FILE, text)
 
 
@@ -136,7 +136,7 @@ def result_row(run_dir: Path, point: dict, seed: int, keys: list[str]) -> dict:
 def _flat(value):
     """A swept value as one CSV cell: scalars as they are, a mapping or list as compact YAML."""
     if isinstance(value, (dict, list)):
-        return yaml.safe_dump(value, default_flow_style=True, width=10**6).strip()
+        return yaml_dump(value, default_flow_style=True, width=10**6).strip()
     return value
 
 

@@ -14,8 +14,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import yaml
-
+from dlcc.config import yaml_dump
 from dlcc.errors import RunError
 from dlcc.runs.sweepdir import SWEEP_FILE, is_sweep_dir, read_definition
 
@@ -47,7 +46,7 @@ def format_value(value) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, (dict, list)):
-        return yaml.safe_dump(value, default_flow_style=True, width=10**6).strip()
+        return yaml_dump(value, default_flow_style=True, width=10**6).strip()
     return str(value)
 
 
