@@ -123,9 +123,11 @@ def write_cache(
         sidecar = {"sources": {key: stamp(path, digest) for key, (path, digest) in sources.items()},
                    "arrays": digests}
         write_text(folder / SIDECAR, json.dumps(sidecar, indent=1))
-    except OSError:
+    except BaseException as error:  # a failed write, or Ctrl-C: leave no half a cache behind
         for path in [*written, folder / SIDECAR]:
             try:
                 path.unlink(missing_ok=True)
             except OSError:
                 pass
+        if not isinstance(error, OSError):
+            raise

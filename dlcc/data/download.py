@@ -159,6 +159,9 @@ def fetch_file(
             except DataError as error:
                 part.unlink(missing_ok=True)
                 reason = str(error).removeprefix(f"{url}: ").replace("\n", " ")
+            except BaseException:  # Ctrl-C while verifying: download() does not know this file yet
+                part.unlink(missing_ok=True)
+                raise
         reporter.failed(f"{name}.gz", url, reason)
         errors.append(f"  {url}: {reason}")
         mirrors.remove(base)

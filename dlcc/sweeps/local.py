@@ -28,11 +28,10 @@ from dlcc.errors import DlccError
 from dlcc.sweeps.task import train_run
 
 
-def _worker(inbox, outbox) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def _worker(inbox, outbox, ready) -> None:
     from dlcc.training import session  # noqa: F401  import once, before the first run
 
-    outbox.put(("ready", os.getpid()))
+    ready.set()
     while (task := inbox.get()) is not None:
         outbox.put(("finished", train_run(task)))
 
@@ -45,9 +44,10 @@ UNGUARDED = ("Each worker is a new Python process that imports your main script 
 class LocalExecutor:
     def __init__(self, workers: int):
         # A worker importing an unguarded main script again would start a sweep of its own (and
-        # make its folder) before multiprocessing refuses it: stop here, with multiprocessing's own test.
+        # make its folder) before multiprocessing refuses it: stop here, with multiprocessing's own
+        # test, quietly (the driver says why, once, when it sees its workers fail to start).
         if getattr(mp.current_process(), "_inheriting", False):
-            raise DlccError(f"dlcc.sweep was called while a sweep worker was starting. {UNGUARDED}")
+            raise SystemExit(1)
         self.workers = workers
         self._ctx = mp.get_context("spawn")
         self._outbox = self._ctx.Queue()
@@ -55,10 +55,17 @@ class LocalExecutor:
         self._stopping = False
 
     def _start_worker(self) -> dict:
-        inbox = self._ctx.Queue()
-        process = self._ctx.Process(target=_worker, args=(inbox, self._outbox), daemon=True)
-        process.start()
-        slot = {"process": process, "inbox": inbox, "task": None, "ready": False}
+        inbox, ready = self._ctx.Queue(), self._ctx.Event()
+        process = self._ctx.Process(target=_worker, args=(inbox, self._outbox, ready), daemon=True)
+        # Started with SIGINT ignored, a worker ignores it from its first instruction on (Python
+        # installs no KeyboardInterrupt handler then): a Ctrl-C in the terminal reaches the whole
+        # process group and is the driver's alone to decide, even while a worker is still starting.
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            process.start()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        slot = {"process": process, "inbox": inbox, "task": None, "ready": ready}
         self._pool.append(slot)
         return slot
 
@@ -80,13 +87,13 @@ class LocalExecutor:
                 if self._stopping:
                     todo.clear()
                 try:
-                    kind, outcome = self._outbox.get(timeout=0.1)
+                    _, outcome = self._outbox.get(timeout=0.1)
                 except queue.Empty:
+                    outcome = None
+                if outcome is None:
+                    if interrupted() and not self._stopping:  # a signal that also reached the workers
+                        self.interrupt()
                     yield from self._reap(bool(todo))
-                    continue
-                if kind == "ready":
-                    for slot in self._pool:
-                        slot["ready"] |= slot["process"].pid == outcome
                     continue
                 slot = next((s for s in self._pool if s["task"] and s["task"]["name"] == outcome["name"]), None)
                 if slot is not None:
@@ -102,14 +109,14 @@ class LocalExecutor:
                 continue
             self._pool.remove(slot)
             # An exception before the worker was ready (not a kill: that is below) means it cannot start.
-            if not slot["ready"] and not self._stopping and (slot["process"].exitcode or 0) > 0:
+            if not slot["ready"].is_set() and not self._stopping and (slot["process"].exitcode or 0) > 0:
                 raise DlccError(f"the sweep's worker processes could not start (exit code "
-                                f"{slot['process'].exitcode}; their error is printed above). {UNGUARDED} "
-                                "The runs not trained yet are still pending: continue them with "
+                                f"{slot['process'].exitcode}; any error of theirs is printed above). "
+                                f"{UNGUARDED} The runs not trained yet are still pending: continue them with "
                                 "dlcc.resume_sweep(folder) or `dlcc sweep --resume FOLDER`.")
             if slot["task"] is not None:
                 code = slot["process"].exitcode
-                if self._stopping and code == -signal.SIGTERM:  # stopped before its run had begun
+                if self._stopping and code is not None and code < 0:  # stopped (SIGTERM) before its run began
                     yield "finished", {"name": slot["task"]["name"], "status": "interrupted", "error": None}
                     continue
                 why = f"killed by signal {-code}" if code and code < 0 else f"exit code {code}"
