@@ -549,9 +549,14 @@ def compare(
     from dlcc import api
     from dlcc.errors import RunError
 
-    run_dirs = api.expand_runs(run_dirs)
+    given = run_dirs
+    run_dirs = api.expand_runs(given)
     if len(run_dirs) < 2:
-        raise RunError("compare needs two or more run folders (or a sweep folder); "
+        from dlcc.runs.sweepdir import is_sweep_dir
+
+        one_sweep = len(given) == 1 and is_sweep_dir(Path(given[0]))
+        found = f" ({given[0]} is a sweep with {len(run_dirs)} run folder(s))" if one_sweep else ""
+        raise RunError(f"compare needs two or more run folders (or a sweep folder with two or more runs){found}; "
                        "for one run use `dlcc eval` or `dlcc plot`")
     runs_ = _load_runs(run_dirs)
     comparison = api.compare(runs_, metric)

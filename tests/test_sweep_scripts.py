@@ -58,3 +58,14 @@ def test_comparing_a_sweep_without_two_run_folders_says_what_its_runs_are(tmp_pa
         shutil.rmtree(run.path)
     with pytest.raises(dlcc.RunError, match=r"0 of its 2 runs have a run folder \(2 completed\); compare needs two"):
         dlcc.Sweep(sweep.path).compare()
+
+
+def test_compare_of_a_one_run_sweep_says_it_is_a_sweep_with_one_run(tmp_path):
+    from tests.runs_helpers import dlcc as cli
+
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(TINY))
+    assert cli("sweep", config, "--grid", "optimizer.lr=0.1", "--quiet", "--runs-dir", tmp_path / "runs").exit_code == 0
+    (sweep_dir,) = (tmp_path / "runs").iterdir()
+    result = cli("compare", sweep_dir)
+    assert result.exit_code == 2 and f"{sweep_dir} is a sweep with 1 run folder(s)" in result.stderr
