@@ -117,7 +117,7 @@ class RunFolder:
 def read(path: str | Path) -> RunFolder:
     """Load a run folder; raises RunError (exit 2) when it is missing or unusable (see module doc)."""
     path = Path(path)
-    _check_is_run_dir(path)
+    check_is_run_dir(path)
     _, config = read_config(path / folder.CONFIG)
     _check_config(config, path / folder.CONFIG)
     summary = Summary.from_json(folder.read_json(path / folder.SUMMARY), path / folder.SUMMARY)
@@ -137,7 +137,8 @@ def is_run_dir(path: Path) -> bool:
     return not path.name.startswith(".") and path.is_dir() and any((path / name).is_file() for name in FILES)
 
 
-def _check_is_run_dir(path: Path) -> None:
+def check_is_run_dir(path: Path) -> None:
+    """A RunError saying what `path` is instead, unless it is a run folder."""
     if not path.exists():
         raise RunError(f"{path}: no such run folder")
     if not path.is_dir():

@@ -28,7 +28,7 @@ from dlcc.nn.metrics import evaluate
 from dlcc.runs import folder, lifecycle, validate
 from dlcc.runs.evaluate import data_facts, regression_scores
 from dlcc.runs.folder import Summary
-from dlcc.runs.read import read_config
+from dlcc.runs.read import check_is_run_dir, read_config
 from dlcc.runs.writer import RunWriter
 from dlcc.training import diagnostics, divergence
 from dlcc.training.hooks import Hooks, context
@@ -102,8 +102,7 @@ def _new_summary(cfg, splits, arrays, members) -> Summary:
 def resume(run_dir: Path, reporter: Reporter | None = None, hooks=()) -> tuple[Path, Summary, bool]:
     """Continue an interrupted run in place from its checkpoint; (run_dir, summary, was_finished)."""
     run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise RunError(f"{run_dir}: no such run folder")
+    check_is_run_dir(run_dir)  # before the lock is taken and stale .tmp files go: only in a run folder
     if (run_dir / folder.SUMMARY).is_file() and _finished(run_dir):  # read-only folders too: no lock needed
         try:  # tidy up after a process killed while it released the lock (the .lock, .tmp files)
             lifecycle.open_run_folder(run_dir).release()
