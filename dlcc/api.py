@@ -7,14 +7,14 @@
     dlcc.compare([run_a, run_b])
 
 Errors are dlcc's typed exceptions (ConfigError, DataError, RunError, PathError, DivergedError,
-InterruptedRun) with the CLI's messages. Nothing here prints, except the progress bar that
-`train(progress=True)` draws on stderr, and nothing calls sys.exit.
+InterruptedRun) with the CLI's messages. Nothing prints but the progress bar; nothing exits.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,7 @@ import numpy as np
 from dlcc import build
 from dlcc import config as config_mod
 from dlcc.data.download import offline
-from dlcc.errors import ConfigError, DataError, Note, RunError, user_paths
+from dlcc.errors import ConfigError, Note, RunError, as_path, as_paths, user_paths
 from dlcc.nn import gradcheck as gc
 from dlcc.nn.metrics import predicted_classes
 from dlcc.report.page import write_report
@@ -44,7 +44,7 @@ def load_config(config, overrides=None, *, name: str | None = None, seed: int | 
     messages as `--set`. A config without a name is named after its file, or "run" when it came
     as text or a dict.
     """
-    own = {key: value for key, value in (("name", name), ("seed", seed)) if value is not None}
+    own = {key: config_mod.plain(value, key) for key, value in (("name", name), ("seed", seed)) if value is not None}
     flags = {key: f"--{key} {value!r}" for key, value in own.items()}  # their problems name the flag
     notes: list[str] = []
     cfg = config_mod.load_any(config, config_mod.override_pairs(overrides) + list(own.items()), notes, flags)
@@ -83,7 +83,7 @@ def train(config, *, overrides=None, runs_dir: str | Path = "runs", name: str | 
 def train_config(cfg, runs_dir: str | Path = "runs", *, progress: bool = True) -> Run:
     """Train an already validated Config (see load_config)."""
     with _reporter(progress) as reporter:
-        run_dir, _ = session.train(cfg, Path(runs_dir), reporter, hooks=[TensorBoardHook()])  # if cfg asks
+        run_dir, _ = session.train(cfg, as_path(runs_dir, "runs_dir"), reporter, hooks=[TensorBoardHook()])
     return load(run_dir)
 
 
@@ -91,27 +91,24 @@ def train_config(cfg, runs_dir: str | Path = "runs", *, progress: bool = True) -
 def resume(run_dir: str | Path, *, progress: bool = True) -> Run:
     """Continue an interrupted run in place from its checkpoint (a finished run is returned as is)."""
     with _reporter(progress) as reporter:
-        run_dir, _, _ = session.resume(Path(run_dir), reporter, hooks=[TensorBoardHook()])
+        run_dir, _, _ = session.resume(as_path(run_dir, "run_dir"), reporter, hooks=[TensorBoardHook()])
     return load(run_dir)
 
 
-class _reporter:
+@contextmanager
+def _reporter(progress: bool, sweep: bool = False):
     """The Rich progress display (of a run, or of a sweep) when asked for, closed however it ends."""
+    if not progress:
+        yield None
+        return
+    from dlcc.report.progress import RichReporter
+    from dlcc.report.sweep_progress import RichSweepReporter
 
-    def __init__(self, progress: bool, sweep: bool = False):
-        self.reporter = None
-        if progress:
-            from dlcc.report.progress import RichReporter
-            from dlcc.report.sweep_progress import RichSweepReporter
-
-            self.reporter = RichSweepReporter() if sweep else RichReporter()
-
-    def __enter__(self):
-        return self.reporter
-
-    def __exit__(self, *exc) -> None:
-        if self.reporter is not None:
-            self.reporter.close()
+    reporter = RichSweepReporter() if sweep else RichReporter()
+    try:
+        yield reporter
+    finally:
+        reporter.close()
 
 
 # --------------------------------------------------------------------------- sweeps
@@ -123,7 +120,7 @@ class Sweep:
     def __init__(self, path: str | Path):
         from dlcc.runs import sweepdir
 
-        self.path = Path(path)
+        self.path = as_path(path, "path")
         self.definition = sweepdir.read_definition(self.path)
         self.results = sweepdir.read_results(self.path)
 
@@ -159,13 +156,8 @@ def expand_runs(paths) -> list[Path]:
     """Run folders, with each sweep folder among `paths` replaced by its runs (those with a folder)."""
     from dlcc.runs import sweepdir
 
-    found = []
-    for path in map(Path, paths):
-        if sweepdir.is_sweep_dir(path):
-            found += [run.path for run in Sweep(path).runs]
-        else:
-            found.append(path)
-    return found
+    return [run for path in as_paths(paths, "paths")
+            for run in ([r.path for r in Sweep(path).runs] if sweepdir.is_sweep_dir(path) else [path])]
 
 
 @user_paths
@@ -174,18 +166,18 @@ def sweep(config, *, sets=None, grid=None, random=None, trials: int | None = Non
           name: str | None = None, runs_dir: str | Path = "runs", yes: bool = False, progress: bool = True) -> Sweep:
     """Train every (point, seed) of a sweep into RUNS_DIR/sweep-<name>-<stamp>/ (docs/sweeps.md).
 
-    config: a sweep file or a config file. grid={"optimizer.lr": [0.01, 0.1]}, random=
+    config: a sweep file, a config file, or either as YAML text or a dict. grid={"optimizer.lr": [0.01, 0.1]}, random=
     {"optimizer.lr": "loguniform(1e-3, 1)"} with trials=N, seeds=5 | "3-7" | [0, 2], sets={key: value}.
     """
     from dlcc.sweeps.driver import run_sweep
     from dlcc.sweeps.plan import make_plan, sweep_spec
 
-    spec, source, base_dir = sweep_spec(config, sets=sets, grid=grid, random=random, trials=trials, seeds=seeds,
-                                        workers=workers, executor=executor, ray_address=ray_address, name=name)
+    given = {"sets": sets, "grid": grid, "random": random, "trials": trials, "seeds": seeds, "workers": workers,
+             "executor": executor, "ray_address": ray_address, "name": name}
+    spec, source, base_dir = sweep_spec(config, **{k: config_mod.plain(v, k) for k, v in given.items()})
     plan = make_plan(spec, source, base_dir, yes=yes)
-    with _reporter(progress, sweep=True) as reporter:
-        result = run_sweep(plan, Path(runs_dir), executor=executor, workers=workers, ray_address=ray_address,
-                           reporter=reporter)
+    with _reporter(progress, sweep=True) as reporter:  # the spec's validated workers, executor and address
+        result = run_sweep(plan, as_path(runs_dir, "runs_dir"), reporter=reporter)
     return Sweep(result.sweep_dir)
 
 
@@ -196,7 +188,7 @@ def resume_sweep(sweep_dir: str | Path, *, workers: int | None = None, executor:
     from dlcc.sweeps.driver import resume_sweep as resume
 
     with _reporter(progress, sweep=True) as reporter:
-        result = resume(Path(sweep_dir), executor=executor, workers=workers, ray_address=ray_address,
+        result = resume(as_path(sweep_dir, "sweep_dir"), executor=executor, workers=workers, ray_address=ray_address,
                         reporter=reporter)
     return Sweep(result.sweep_dir)
 
@@ -206,22 +198,27 @@ def resume_sweep(sweep_dir: str | Path, *, workers: int | None = None, executor:
 @user_paths
 def load(run_dir: str | Path) -> Run:
     """A run folder made by `dlcc train`; RunError when it is missing or unusable."""
-    return Run(read(run_dir))
+    return Run(read(as_path(run_dir, "run_dir")))
 
 
 @user_paths
 def list_runs(runs_dir: str | Path = "runs") -> list[dict]:
     """One overview row per run folder in runs_dir, newest first (what `dlcc runs --json` prints)."""
-    return list_folders(runs_dir)
+    return list_folders(as_path(runs_dir, "runs_dir"))
 
 
 @user_paths
 def compare(runs, metric: str | None = None) -> Comparison:
     """Compare two or more runs (Run objects or run-folder paths); `.to_json()` is `dlcc compare --json`."""
-    folders = [r.folder if isinstance(r, Run) else read(r) for r in runs]
+    folders = [r.folder if isinstance(r, Run) else read(r) for r in _several(runs)]
     if len(folders) < 2:
         raise RunError("compare needs two or more run folders; for one run use `dlcc eval` or `dlcc plot`")
     return compare_folders(folders, metric)
+
+
+def _several(runs) -> list:
+    """Runs or run-folder paths; one alone is the list of it (a path string is not a list of letters)."""
+    return [r if isinstance(r, Run) else as_path(r, "runs") for r in (runs if isinstance(runs, (list, tuple)) else [runs])]
 
 
 @user_paths
@@ -231,7 +228,7 @@ def plot(runs, kind: str = "curves", groups=()):
     is Sweep.plot."""
     from dlcc.report.figures import figure
 
-    runs = [r if isinstance(r, Run) else load(r) for r in runs]
+    runs = [r if isinstance(r, Run) else load(r) for r in _several(runs)]
     if not runs:
         raise RunError("plot: no runs given")
     models = [r.model for r in runs] if kind in ("boundary", "predictions") else None
@@ -241,11 +238,14 @@ def plot(runs, kind: str = "curves", groups=()):
 @user_paths
 def html_report(paths, out: str | Path = "report.html") -> Path:
     """`dlcc report`: run and sweep folders as one self-contained HTML page (docs/report.md)."""
-    return write_report([p.path if isinstance(p, (Run, Sweep)) else p for p in paths], out)
+    return write_report(as_paths(paths, "paths"), as_path(out, "out"))
 
 
 def gradcheck(config, *, overrides=None, batch: int = 8, max_elements: int = 200) -> list:
     """Backprop against finite differences for a config's network and loss, in float64 (ParamChecks)."""
+    for what, value in (("batch", batch), ("max_elements", max_elements)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ConfigError(f"gradcheck: {what} must be a whole number of at least 1, got {value!r}")
     cfg = load_config(config, overrides)
     net, x, y, rng = build.gradcheck_batch(cfg, batch)
     return gc.check_network(net, x, y, rng, max_elements)
@@ -340,7 +340,7 @@ class Run:
 
         if split not in SPLITS:
             raise RunError(f"split {split!r}: choose one of {', '.join(SPLITS)}")
-        result = evaluate_split(self.model, split) if data is None else evaluate_file(self.model, data)
+        result = evaluate_split(self.model, split) if data is None else evaluate_file(self.model, as_path(data, "data"))
         if save:
             write_eval_json(self.path, result)
         return result

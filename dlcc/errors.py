@@ -6,6 +6,8 @@ anything else is a bug and keeps its traceback.
 """
 
 import functools
+import os
+from pathlib import Path
 
 
 class DlccError(Exception):
@@ -62,6 +64,23 @@ def user_paths(function):
             raise path_error(exc) from None
 
     return wrapper
+
+
+def as_path(value, what: str) -> Path:
+    """A path argument of the API: a str or os.PathLike, or an object with a `.path` (a Run, a
+    Sweep); anything else (None, a number, an array) is a PathError naming the argument."""
+    value = getattr(value, "path", value)
+    if isinstance(value, (str, os.PathLike)) and str(value):
+        return Path(value)
+    raise PathError(f"{what}: expected a folder or file name (str or pathlib.Path), got {type(value).__name__}")
+
+
+def as_paths(values, what: str) -> list[Path]:
+    """Several path arguments; one path alone (not a list of one) is taken as the list of it."""
+    one = isinstance(values, (str, os.PathLike)) or hasattr(values, "path")
+    if not one and not isinstance(values, (list, tuple)):
+        raise PathError(f"{what}: expected a list of folder names or Runs, got {type(values).__name__}")
+    return [as_path(v, what) for v in ([values] if one else values)]
 
 
 def path_error(exc: OSError) -> PathError:

@@ -20,6 +20,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from dlcc import errors as dlcc_errors
 from dlcc.cli import app
 from dlcc.data import published
 from dlcc.data.idx import idx_bytes
@@ -158,7 +159,7 @@ def test_predict_refuses_arrays_a_file_could_not_hold(run_dir, x, words):
     ValueErrors, and NaN or complex features came back as predictions."""
     import dlcc as api
 
-    with pytest.raises(api.DataError, match=re.escape(words)):
+    with pytest.raises(dlcc_errors.DataError, match=re.escape(words)):
         api.load(run_dir).predict(x)
 
 

@@ -73,13 +73,25 @@ def load_any(config, overrides=(), notes: list | None = None, flags: dict | None
     """A Config from a path, YAML text (several lines, or one line holding a mapping) or a dict.
     A config without a name is named after its file, or "run" when it came as text or a dict."""
     if isinstance(config, Mapping):
-        return parse(_named(dict(config)), source="config (dict)", overrides=overrides, notes=notes, flags=flags)
+        return parse(_named(plain(config, "config (dict)")), source="config (dict)", overrides=overrides, notes=notes,
+                     flags=flags)
     if isinstance(config, str) and ("\n" in config or _is_yaml_mapping(config)):
         return parse(_named(_yaml_text(config)), source="config text", overrides=overrides, notes=notes,
                      flags=flags)
     if isinstance(config, (str, os.PathLike)):
         return load(config, overrides, notes, flags)
     raise ConfigError(f"config: expected a path, YAML text or a dict, got {type(config).__name__}")
+
+
+def document(config, what: str = "a config") -> tuple[Any, Path | None]:
+    """(the parsed document, its file or None) from a path, YAML text or a dict, as load_any reads them."""
+    if isinstance(config, Mapping):
+        return plain(config, "config (dict)"), None
+    if isinstance(config, str) and ("\n" in config or _is_yaml_mapping(config)):
+        return _yaml_text(config), None
+    if isinstance(config, (str, os.PathLike)):
+        return read_yaml(Path(config)), Path(config)
+    raise ConfigError(f"config: expected {what} as a path, YAML text or a dict, got {type(config).__name__}")
 
 
 def _is_yaml_mapping(text: str) -> bool:
@@ -106,7 +118,7 @@ def override_pairs(overrides) -> list:
     if overrides is None:
         return []
     if isinstance(overrides, Mapping):
-        return [(str(key), _plain(value)) for key, value in overrides.items()]
+        return [(str(key), plain(value, f"overrides[{key!r}]")) for key, value in overrides.items()]
     if isinstance(overrides, str) or not isinstance(overrides, Iterable):
         raise ConfigError("overrides: expected a dict {'optimizer.lr': 0.05} or a list ['optimizer.lr=0.05']")
     return [item if isinstance(item, str) else _pair(item) for item in overrides]
@@ -114,20 +126,24 @@ def override_pairs(overrides) -> list:
 
 def _pair(item):
     if isinstance(item, tuple) and len(item) == 2:
-        return str(item[0]), _plain(item[1])
+        return str(item[0]), plain(item[1], f"overrides: {item[0]}")
     raise ConfigError(f"overrides: {item!r} is neither 'KEY=VALUE' nor a (key, value) pair")
 
 
-def _plain(value):
-    """NumPy scalars, paths and tuples as the plain values a YAML file would hold."""
-    if isinstance(value, np.generic):
-        return value.item()
+def plain(value, where: str = "value"):
+    """NumPy scalars and arrays, paths and tuples as the plain values a YAML file would hold; a
+    value no YAML file could hold (an object, a complex number) is a ConfigError naming `where`."""
+    if isinstance(value, (np.generic, np.ndarray)):
+        value = value.tolist()  # np.int64(3) -> 3, np.array([0.1, 0.2]) -> [0.1, 0.2]
     if isinstance(value, os.PathLike):
         return os.fspath(value)
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain(v, where) for v in value]
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    return value
+        return {str(k): plain(v, f"{where}.{k}") for k, v in value.items()}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise ConfigError(f"{where}: {type(value).__name__} {value!r:.60} is not a value a config can hold "
+                      "(numbers, text, true/false, null, lists and mappings of them)")
 
 

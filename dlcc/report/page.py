@@ -117,7 +117,7 @@ def _summary(run: RunFolder) -> str:
 def _confusion(model) -> str:
     from dlcc.runs.evaluate import evaluate_split
 
-    split = "test" if model.arrays.get("test") else "val"
+    split = next((name for name in ("test", "val", "train") if model.arrays.get(name)), "train")
     result = evaluate_split(model, split)
     names = [str(n) for n in result.get("classes") or range(len(result["confusion"]))]
     matrix = result["confusion"]

@@ -89,6 +89,13 @@ def features(model: Model, x) -> tuple[np.ndarray, str | None]:
         table = read_inputs(x, model.spec)
         return table.x, str(table.path)
     d = model.n_inputs
+    columns = getattr(x, "columns", None)  # a table (pandas): its columns by name, as a CSV file's
+    if columns is not None and model.feature_names:
+        missing = [name for name in model.feature_names if name not in set(map(str, columns))]
+        if missing:
+            raise DataError(f"x: the table has no column {', '.join(map(repr, missing))}; this run was trained on "
+                            f"{', '.join(model.feature_names)}")
+        x = x[list(model.feature_names)]
     try:
         x = np.asarray(x)
     except ValueError:  # rows of different lengths

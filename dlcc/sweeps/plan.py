@@ -54,12 +54,13 @@ def sweep_spec(path: str | Path, *, sets=(), grid=(), random=(), trials=None, se
     sets, grid and random are "KEY=VALUE" strings as on the command line, or dicts of Python values
     (grid: {key: [values]}; random: {key: "loguniform(1e-3, 1)"}).
     """
-    path = Path(path)
-    raw = read_yaml(path)
+    raw, file = config_mod.document(path, "a config or a sweep file")  # a file, YAML text or a dict
+    source = str(file) if file is not None else "sweep (dict or text)"
+    path = file if file is not None else Path.cwd() / "sweep"  # relative paths: from the current folder
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a config or a sweep file (a YAML mapping)")
+        raise ConfigError(f"{source}: expected a config or a sweep file (a YAML mapping)")
     is_sweep = "base" in raw
-    spec = dict(raw) if is_sweep else {"base": str(path.resolve())}
+    spec = dict(raw) if is_sweep else {"base": str(file.resolve()) if file is not None else raw}
     if not is_sweep:
         stem = re.sub(r"[^A-Za-z0-9._-]", "-", path.stem).lstrip("-._") or "sweep"
         spec["name"] = raw.get("name") or stem
@@ -76,7 +77,7 @@ def sweep_spec(path: str | Path, *, sets=(), grid=(), random=(), trials=None, se
         if value is not None:
             spec[key] = value
             flags[key] = f"--{key.replace('_', '-')} {value!r}" if isinstance(value, str) else f"--{key.replace('_', '-')}"
-    return parse_spec(spec, str(path), flags), str(path), path.parent
+    return parse_spec(spec, source, flags), source, path.parent
 
 
 def make_plan(spec: SweepSpec, source: str, folder: Path, yes: bool = False) -> Plan:
