@@ -148,3 +148,9 @@ def test_a_dataframe_with_named_columns_is_not_read_by_position(tmp_path):
     except dlcc.DlccError:
         return  # refusing is fine
     assert np.allclose(swapped, expected)
+
+
+def test_inputs_too_large_for_float32_arithmetic_are_refused_not_predicted_as_nan(tmp_path):
+    run = dlcc.train(TINY, runs_dir=tmp_path, progress=False)
+    with pytest.raises(dlcc.DataError, match="outputs overflowed"):
+        run.predict_proba(np.array([[-1e38, 1e38]]))

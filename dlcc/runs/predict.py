@@ -111,7 +111,11 @@ def features(model: Model, x) -> tuple[np.ndarray, str | None]:
 def predictions(model: Model, x) -> Predictions:
     """The run's predictions for x (an array of raw features or an input file's path)."""
     x, source = features(model, x)
-    a = forward_all(model.net, model.inputs(x))
+    with np.errstate(over="ignore", invalid="ignore"):  # said below, once, in words
+        a = forward_all(model.net, model.inputs(x))
+    if not np.isfinite(a).all():  # finite inputs, but too large for float32 arithmetic (1e38, say)
+        raise DataError(f"x: the network's outputs overflowed for inputs as large as {np.abs(x).max():.3g}; "
+                        "features must be of the size the run was trained on")
     if model.classification:
         if a.shape[1] == 1:  # one sigmoid unit: p(class 1)
             a = np.hstack([1 - a, a])
