@@ -45,7 +45,7 @@ def test_seeds_and_distributions_parse():
     (["--random", "optimizer.lr=loguniform(0,1)", "--trials", "2"], "loguniform(0, 1) needs a > 0"),
     (["--random", "optimizer.lr=loguniform(1e-3,1)"], "`random` needs `trials: N`"),
     (["--seeds", "5-2"], "seeds: the range A-B runs backwards"),
-    (["--grid", "model.layers.0.units=1,2", "--seeds", "10000", "--grid", "seed=1,2,3"],
+    (["--grid", "model.layers.0.units=1,2", "--seeds", "10000", "--grid", "training.epochs=1,2,3"],
      "more than 10,000 needs --yes"),
 ])
 def test_a_bad_sweep_is_refused_before_anything_starts(tmp_path, write_config, args, message):

@@ -90,7 +90,7 @@ def apply_overrides(raw: dict, resolved: Config, overrides, source: str, notes: 
                 raise ConfigError(_unknown_path(key, here, choices))
             last = depth == len(parts) - 1
             if last:
-                node[index] = value
+                node[index] = copy.deepcopy(value)  # never the caller's own dict: later keys write into it
                 break
             child = node[index] if _has(node, index) else None
             if isinstance(child, str):

@@ -21,12 +21,14 @@ Points = variants x grid x trials; runs = points x seeds. A swept `optimizer.nam
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 import re
 from typing import Annotated, Any, Literal
 
 import numpy as np
+import yaml
 from pydantic import Field, ValidationError, field_validator
 
 from dlcc.config.messages import format_errors
@@ -73,7 +75,7 @@ class SweepSpec(Frozen):
             parse_distribution(key, text)
         return random
 
-    @field_validator("seeds")
+    @field_validator("seeds", mode="before")  # before pydantic makes `true` the seed 1
     @classmethod
     def _seeds_parse(cls, seeds) -> list[int]:
         return parse_seeds(seeds)
@@ -91,6 +93,11 @@ def parse_spec(raw: Any, source: str, flags: dict | None = None) -> SweepSpec:
         raise ConfigError(f"{source}: trials: how many random draws? `random` needs `trials: N` (--trials N)")
     if spec.trials is not None and not spec.random:
         raise ConfigError(f"{source}: trials: {spec.trials} draws of nothing; add a `random` key (--random KEY=DIST)")
+    own = sorted({"seed", "name"} & {*spec.grid, *spec.random, *spec.set,
+                                      *(k for variant in spec.variants.values() for k in variant)})
+    if own:  # each run's seed and folder name are the sweep's to give (seeds, the point ids)
+        raise ConfigError(f"{source}: {', '.join(own)}: a sweep sets each run's {' and '.join(own)} itself; "
+                          "give seeds with `seeds:` (--seeds) and the sweep's name with `name:` (--name)")
     overlap = set(spec.grid) & set(spec.random)
     if overlap:
         raise ConfigError(f"{source}: {', '.join(sorted(overlap))}: swept by both grid and random; choose one")
@@ -136,7 +143,10 @@ def parse_distribution(key: str, text: str) -> tuple[str, list]:
         raise ValueError(f"{key}: {text!r} is not a distribution; use one of uniform(a, b), loguniform(a, b), "
                          "int(a, b), choice(v1, v2, ...)")
     kind = match[1]
-    args = [yaml_load(part.strip()) for part in match[2].split(",")] if match[2].strip() else []
+    try:
+        args = [yaml_load(part.strip()) for part in match[2].split(",")] if match[2].strip() else []
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{key}: cannot read the values of {text!r} ({str(exc).splitlines()[0]})") from None
     if kind == "choice":
         if not args:
             raise ValueError(f"{key}: choice() needs at least one value")
@@ -181,6 +191,11 @@ def draw(kind: str, args: list, rng: np.random.Generator):
     return args[int(rng.integers(len(args)))]
 
 
+def count_points(spec: SweepSpec) -> int:
+    """How many points expand(spec) makes, without drawing anything."""
+    return max(len(spec.variants), 1) * math.prod(len(v) for v in spec.grid.values()) * (spec.trials or 1)
+
+
 def expand(spec: SweepSpec) -> tuple[list[str], list[dict]]:
     """(swept keys in column order, points), a point = {id, variant, values: {key: value}}.
 
@@ -209,10 +224,15 @@ def point_overrides(spec: SweepSpec, point: dict) -> list[tuple[str, Any]]:
     plus whatever this point sets explicitly.
     """
     pairs = [*spec.set.items(), *(spec.variants.get(point["variant"]) or {}).items(), *point["values"].items()]
-    resets = []
-    for key, value in pairs:
+    resets, ordered = [], []
+    for key, value in copy.deepcopy(pairs):  # the spec's own values stay as they are
         if key in ("optimizer.name", "schedule.name"):
             resets.append((key.split(".")[0], {"name": value}))
+            ordered.append((key, value))
         elif key in ("optimizer", "schedule") and isinstance(value, dict):
             resets.append((key, value))
-    return [*resets, *[(k, v) for k, v in pairs if k not in ("optimizer", "schedule")]]
+            # its fields keep their place in the order, so a swept section beats `set`
+            ordered += [(f"{key}.{field}", v) for field, v in value.items() if field != "name"]
+        else:
+            ordered.append((key, value))
+    return [*resets, *ordered]

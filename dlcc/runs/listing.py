@@ -195,11 +195,12 @@ def _with_differences(entries) -> list[dict]:
 
 
 def _base_value(definition: dict, key: str):
-    """A key of the base config, or "mixed" when the sweep varies it."""
+    """A key of the base config as the sweep's `set` leaves it, or "mixed" when the sweep varies it."""
     swept = _swept_values(definition).get(key)
     if swept is not None and len(swept) > 1:
         return "mixed"
-    return flatten(definition["base"]).get(key) if swept is None else swept[0]
+    fixed = flatten(definition["base"]) | flatten(definition.get("set") or {})
+    return fixed.get(key) if swept is None else swept[0]
 
 
 def _mean(values) -> float | None:

@@ -14,8 +14,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from dlcc import config as config_mod
-from dlcc.config.sweep import MAX_RUNS_WITHOUT_YES, SweepSpec, expand, parse_spec, point_overrides
+from dlcc.config.sweep import MAX_RUNS_WITHOUT_YES, SweepSpec, count_points, expand, parse_spec, point_overrides
 from dlcc.config.yamlio import read_yaml
 from dlcc.errors import ConfigError
 from dlcc.runs.sweepdir import run_name
@@ -83,12 +85,37 @@ def sweep_spec(path: str | Path, *, sets=(), grid=(), random=(), trials=None, se
 def make_plan(spec: SweepSpec, source: str, folder: Path, yes: bool = False) -> Plan:
     """Every (point, seed) run, validated; nothing is written."""
     base = _base(spec, source, folder)
-    keys, points = expand(spec)
-    total = len(points) * len(spec.seeds)
+    n_points = count_points(spec)  # before drawing a million random values only to refuse them
+    total = n_points * len(spec.seeds)
     if total > MAX_RUNS_WITHOUT_YES and not yes:
-        raise ConfigError(f"{source}: the sweep has {total:,} runs ({len(points):,} points x {len(spec.seeds)} seeds); "
+        raise ConfigError(f"{source}: the sweep has {total:,} runs ({n_points:,} points x {len(spec.seeds)} seeds); "
                           f"more than {MAX_RUNS_WITHOUT_YES:,} needs --yes")
-    return _plan(spec, spec.name or base.get("name") or "sweep", base, keys, points, source)
+    keys, points = expand(spec)
+    plan = _plan(spec, spec.name or base.get("name") or "sweep", base, keys, points, source)
+    check_runs(plan, source)
+    return plan
+
+
+def check_runs(plan: Plan, source: str) -> None:
+    """Every check `train` makes before its first epoch (the data loads and fits the output layer,
+    the network's size, memory, the early-stopping monitor), once per distinct setting of what
+    they depend on: a point that `dlcc validate` would refuse stops the sweep before it starts."""
+    from dlcc.training import session
+
+    first, checked = plan.runs[0].config, set()
+    for run in plan.runs:
+        # The checks do not depend on a run's name, seed or optimizer settings (only on its kind:
+        # Adam keeps twice the state): a grid over the learning rate is checked once.
+        same = run.config.model_copy(update={"name": first.name, "seed": first.seed, "optimizer": first.optimizer})
+        key = (run.config.optimizer.name, config_mod.to_yaml(same))
+        if key in checked:
+            continue
+        checked.add(key)
+        try:
+            session.check(run.config)
+        except ConfigError as exc:
+            where = f"{source}: point {run.point['id']}" + (f" ({_describe(run.point)})" if _describe(run.point) else "")
+            raise ConfigError(f"{where}: {exc}\n(nothing was started: every point is checked first)") from None
 
 
 def plan_from_definition(definition: dict, source: str) -> Plan:
@@ -107,10 +134,10 @@ def _plan(spec: SweepSpec, name: str, base: dict, keys: list[str], points: list[
             cfg = config_mod.parse(base, source=where, overrides=[*overrides, ("name", f"{name}-{point['id']}")])
         except ConfigError as exc:
             message = str(exc)
-            if message.startswith("--set "):  # the point's override, not a command-line flag
-                head, _, rest = message.removeprefix("--set ").partition(": ")
-                key = head.split("=", 1)[0]
-                message = f"{where}: {rest if rest.startswith(key + ':') else f'{key}: {rest}'}"
+            key = next((k for k, _ in overrides if message.startswith(f"--set {k}=")), None)
+            if key is not None:  # the point's override, not a command-line flag: from its key on
+                at = message.find(f": {key}", len(f"--set {key}="))  # past the value, which may hold ': '
+                message = f"{where}: {message[at + 2:] if at >= 0 else message.removeprefix('--set ')}"
             raise ConfigError(f"{message}\n(nothing was started: every point is checked first)") from None
         runs += [PlannedRun(run_name(point["id"], seed), point, seed, cfg.model_copy(update={"seed": seed}))
                  for seed in spec.seeds]
@@ -136,8 +163,16 @@ def _pairs(items, flag: str, raw: bool = False) -> dict:
         key, sep, text = item.partition("=")
         if not sep or not key:
             raise ConfigError(f"{flag} {item!r}: expected KEY=VALUE")
-        pairs[key] = text if raw else config_mod.yaml_load(text)
+        pairs[key] = text if raw else _value(f"{flag} {item}", text)
     return pairs
+
+
+def _value(where: str, text: str):
+    """One YAML value of a flag; text that is not YAML is a ConfigError naming the flag."""
+    try:
+        return config_mod.yaml_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{where}: cannot parse {text!r} as YAML ({str(exc).splitlines()[0]})") from None
 
 
 def _list(key: str, text: str) -> list:
@@ -154,7 +189,7 @@ def _list(key: str, text: str) -> list:
     parts.append(current)
     if any(not p.strip() for p in parts):
         raise ConfigError(f"--grid {key}={text}: an empty value; write --grid {key}=V1,V2,...")
-    return [config_mod.yaml_load(p.strip()) for p in parts]
+    return [_value(f"--grid {key}={text}", p.strip()) for p in parts]
 
 
 def _describe(point: dict) -> str:
