@@ -1,4 +1,5 @@
-"""Bugs of `dlcc sweep` found by hand; each test reproduces one (tiny configs, no long training)."""
+"""What each point of a sweep trains, and what is refused before a sweep starts: bugs found by a hunt
+through `dlcc sweep`, one test each (tiny configs, no long training)."""
 
 from __future__ import annotations
 
