@@ -128,3 +128,17 @@ def test_runs_json_planned_epochs_of_a_sweep_follow_its_set(tmp_path):
     rows = [sweepdir.result_row(sweep_dir / r.name, r.point, r.seed, plan.keys) for r in plan.runs]
     sweepdir.write_results(sweep_dir, plan.keys, rows)
     assert sweep_overview(sweep_dir)["planned_epochs"] == 2
+
+
+def test_a_grid_value_listed_twice_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="listed twice"):
+        _plan(tmp_path, {"grid": {"optimizer.lr": [0.1, 0.1, 0.3]}})
+
+
+def test_the_same_config_and_seed_twice_is_one_sample_in_compare(tmp_path):
+    """choice(0.1) drawn twice makes two identical points; their runs are one sample each seed,
+    not two (compare counted n = 4 for seeds 0, 0, 1, 1 and shrank the interval)."""
+    sweep = dlcc.sweep(copy.deepcopy(TINY), random={"optimizer.lr": "choice(0.1)"}, trials=2, seeds=2,
+                       sets={"training.epochs": 2}, runs_dir=tmp_path / "runs", workers=1, progress=False)
+    (group,) = sweep.compare().groups
+    assert sorted(group.seeds) == [0, 1]

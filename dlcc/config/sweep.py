@@ -66,6 +66,9 @@ class SweepSpec(Frozen):
         for key, values in grid.items():
             if not values:
                 raise ValueError(f"{key}: an empty list of values; give at least one")
+            twice = [v for i, v in enumerate(values) if v in values[:i]]
+            if twice:  # the same point trained twice would count as two samples of it
+                raise ValueError(f"{key}: {twice[0]!r} is listed twice; give each value once")
         return grid
 
     @field_validator("random")

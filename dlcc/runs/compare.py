@@ -244,10 +244,12 @@ def _best_index(results: dict, metric: str) -> int | None:
 
 def _groups(runs, flats: list[dict], results: dict, metric: str) -> list[stats.Group]:
     """Seed groups ranked best first, or [] when every config was run once (nothing repeats)."""
-    by_key: dict[str, list[int]] = {}
+    by_key, samples = {}, set()  # {config: run indices}, {(config, seed)}
     for i, flat in enumerate(flats):
         key = json.dumps({k: v for k, v in flat.items() if k not in REPEAT_KEYS}, sort_keys=True, default=str)
-        by_key.setdefault(key, []).append(i)
+        if (key, str(flat.get("seed"))) not in samples:  # the same config and seed: the same numbers, one sample
+            samples.add((key, str(flat.get("seed"))))
+            by_key.setdefault(key, []).append(i)
     members = list(by_key.values())
     if all(len(m) < 2 for m in members):
         return []
