@@ -64,8 +64,9 @@ def run_sweep(plan: Plan, runs_dir: Path, *, executor: str | None = None, worker
 
 def resume_sweep(sweep_dir: Path, *, executor: str | None = None, workers: int | None = None,
                  ray_address: str | None = None, reporter: SweepReporter | None = None) -> SweepResult:
-    """Train what is missing in a sweep folder: never-started and failed runs from scratch,
-    interrupted ones from their checkpoints. Finished and diverged runs are kept as they are."""
+    """Train what is missing in a sweep folder: never-started runs and unreadable run folders from
+    scratch, interrupted ones (and those whose worker died) from their checkpoints. Finished and
+    diverged runs are kept as they are."""
     sweep_dir = Path(sweep_dir)
     definition = sweepdir.read_definition(sweep_dir)
     plan = plan_from_definition(definition, str(sweep_dir / sweepdir.SWEEP_FILE))
