@@ -142,3 +142,11 @@ def test_the_same_config_and_seed_twice_is_one_sample_in_compare(tmp_path):
                        sets={"training.epochs": 2}, runs_dir=tmp_path / "runs", workers=1, progress=False)
     (group,) = sweep.compare().groups
     assert sorted(group.seeds) == [0, 1]
+
+
+def test_a_config_name_too_long_for_a_sweep_name_is_cut_not_blamed_on_the_user(tmp_path):
+    # A run name may have 100 characters, a sweep's 81: a config `dlcc train` took was refused by
+    # `dlcc sweep` with a `name:` error the user had not made.
+    (tmp_path / "long.yaml").write_text(yaml.safe_dump({**TINY, "name": "n" * 95}))
+    spec, _, _ = sweep_spec(tmp_path / "long.yaml")
+    assert spec.name == "n" * 81
