@@ -65,8 +65,8 @@ def sweep_spec(path: str | Path, *, sets=(), grid=(), random=(), trials=None, se
     spec = dict(raw) if is_sweep else {"base": str(file.resolve()) if file is not None else raw}
     if not is_sweep:
         stem = re.sub(r"[^A-Za-z0-9._-]", "-", path.stem).lstrip("-._") or "sweep"
-        name = raw.get("name")  # a run name may be 100 characters, a sweep's 81 (its folder adds a stamp)
-        spec["name"] = name[:81] if isinstance(name, str) and name else stem
+        own = raw.get("name")  # a run name may be 100 characters, a sweep's 81 (its folder adds a stamp)
+        spec["name"] = own[:81] if isinstance(own, str) and own else stem
     elif spec.get("name") is None:
         spec["name"] = re.sub(r"[^A-Za-z0-9._-]", "-", path.stem).lstrip("-._") or "sweep"
     grid = grid if isinstance(grid, dict) else {k: _list(k, v) for k, v in _pairs(grid, "--grid", raw=True).items()}
