@@ -167,7 +167,8 @@ def train(
     set_: SetOpt = None,
     resume: Annotated[Optional[Path], typer.Option(
         "--resume", metavar="RUN_DIR", help="Continue an interrupted run in place, from its checkpoint.")] = None,
-    runs_dir: Annotated[Path, typer.Option("--runs-dir", help="Where run folders are created.")] = Path("runs"),
+    runs_dir: Annotated[Optional[Path], typer.Option(
+        "--runs-dir", help="Where run folders are created (default: runs).")] = None,
     name: Annotated[Optional[str], typer.Option("--name", help="Run-folder prefix (default: config name).")] = None,
     seed: Annotated[Optional[list[int]], typer.Option(
         "--seed", help="Override the config's seed (once; for several seeds use dlcc sweep --seeds).",
@@ -207,9 +208,10 @@ def train(
         raise typer.Exit(2)
     seed = seed[0] if seed else None
     if resume is not None:
-        if configs or set_ or name is not None or seed is not None or log_every is not None or tensorboard:
-            _err("error: --resume continues a run with its own saved config; it cannot be combined "
-                 "with CONFIG, --set, --name, --seed, --log-every or --tensorboard")
+        if configs or set_ or name is not None or seed is not None or log_every is not None or tensorboard \
+                or runs_dir is not None:
+            _err("error: --resume continues a run in its own folder with its own saved config; it cannot be "
+                 "combined with CONFIG, --set, --name, --seed, --log-every, --tensorboard or --runs-dir")
             raise typer.Exit(2)
         _resume(resume, quiet or json_out, json_out)
         return
@@ -224,7 +226,7 @@ def train(
     for i, cfg in enumerate(cfgs):
         if len(cfgs) > 1 and not (quiet or json_out):
             _err(f"[{i + 1}/{len(cfgs)}] {configs[i]}")
-        run = api.train_config(cfg, runs_dir, progress=not (quiet or json_out))
+        run = api.train_config(cfg, runs_dir or Path("runs"), progress=not (quiet or json_out))
         results.append({**run.summary.to_json(), "run_dir": str(run.path)})
         if not json_out:
             from dlcc.report.tables import print_summary
@@ -292,7 +294,8 @@ def sweep(
     resume: Annotated[Optional[Path], typer.Option(
         "--resume", metavar="SWEEP_DIR", help="Train what a sweep folder is missing; interrupted runs continue.")] = None,
     name: Annotated[Optional[str], typer.Option("--name", help="Sweep-folder name (default: the file's).")] = None,
-    runs_dir: Annotated[Path, typer.Option("--runs-dir", help="Where the sweep folder is created.")] = Path("runs"),
+    runs_dir: Annotated[Optional[Path], typer.Option(
+        "--runs-dir", help="Where the sweep folder is created (default: runs).")] = None,
     yes: Annotated[bool, typer.Option("--yes", help="Allow more than 10,000 runs.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print results.csv as one JSON document.")] = False,
@@ -319,9 +322,9 @@ def sweep(
 
     progress = not (quiet or json_out)
     if resume is not None:
-        if config is not None or set_ or grid or random or trials or seeds or name:
-            _err("error: --resume continues a sweep with its own saved definition; "
-                 "it cannot be combined with CONFIG, --set, --grid, --random, --trials, --seeds or --name")
+        if config is not None or set_ or grid or random or trials or seeds or name or runs_dir is not None:
+            _err("error: --resume continues a sweep in its own folder with its own saved definition; it cannot "
+                 "be combined with CONFIG, --set, --grid, --random, --trials, --seeds, --name or --runs-dir")
             raise typer.Exit(2)
         result = api.resume_sweep(resume, workers=workers, executor=executor and executor.value,
                                   ray_address=ray_address, progress=progress)
@@ -332,7 +335,8 @@ def sweep(
     else:
         result = api.sweep(config, sets=set_ or [], grid=grid or [], random=random or [], trials=trials,
                            seeds=seeds, workers=workers, executor=executor and executor.value,
-                           ray_address=ray_address, name=name, runs_dir=runs_dir, yes=yes, progress=progress)
+                           ray_address=ray_address, name=name, runs_dir=runs_dir or Path("runs"), yes=yes,
+                           progress=progress)
     if json_out:
         _print_json({"sweep_dir": str(result.path), "results": result.results})
         return

@@ -69,3 +69,18 @@ def test_compare_of_a_one_run_sweep_says_it_is_a_sweep_with_one_run(tmp_path):
     (sweep_dir,) = (tmp_path / "runs").iterdir()
     result = cli("compare", sweep_dir)
     assert result.exit_code == 2 and f"{sweep_dir} is a sweep with 1 run folder(s)" in result.stderr
+
+
+def test_resume_refuses_a_runs_dir_it_would_ignore(tmp_path):
+    from tests.runs_helpers import dlcc as cli
+
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(TINY))
+    assert cli("sweep", config, "--grid", "optimizer.lr=0.1", "--quiet", "--runs-dir", tmp_path / "runs").exit_code == 0
+    (sweep_dir,) = (tmp_path / "runs").iterdir()
+    result = cli("sweep", "--resume", sweep_dir, "--runs-dir", tmp_path / "elsewhere")
+    assert result.exit_code == 2 and "--runs-dir" in result.stderr
+    (run_dir,) = [p for p in sweep_dir.iterdir() if p.is_dir()]
+    result = cli("train", "--resume", run_dir, "--runs-dir", tmp_path / "elsewhere")
+    assert result.exit_code == 2 and "--runs-dir" in result.stderr
+    assert not (tmp_path / "elsewhere").exists()
