@@ -154,3 +154,10 @@ def test_inputs_too_large_for_float32_arithmetic_are_refused_not_predicted_as_na
     run = dlcc.train(TINY, runs_dir=tmp_path, progress=False)
     with pytest.raises(dlcc.DataError, match="outputs overflowed"):
         run.predict_proba(np.array([[-1e38, 1e38]]))
+
+
+def test_a_model_npz_that_does_not_match_the_config_is_run_damaged(tmp_path):
+    run = dlcc.train(TINY, runs_dir=tmp_path, progress=False)
+    np.savez(run.path / "model.npz", W1=np.zeros((2, 3)), b1=np.zeros(3))  # the wrong shapes, a layer missing
+    with pytest.raises(dlcc.RunDamaged):
+        dlcc.load(run.path).predict(np.zeros((1, 2)))

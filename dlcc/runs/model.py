@@ -115,7 +115,7 @@ def load_model(run: RunFolder) -> Model:
     params, norm, targets = folder.read_model(run.path, cfg.ensemble.members)
     first = params[0].get("W1") if params else None
     if first is None or first.ndim != 2:
-        raise RunError(f"{run.path / folder.MODEL}: no weight matrix W1 for the first layer; the run folder is damaged")
+        raise RunDamaged(f"{run.path / folder.MODEL}: no weight matrix W1 for the first layer; the run folder is damaged")
     nets = [_network(run, cfg, first.shape[0], member, i) for i, member in enumerate(params, start=1)]
     net = nets[0] if len(nets) == 1 else Ensemble(nets)
     classification = run.task == "classification"
@@ -142,11 +142,11 @@ def _network(run: RunFolder, cfg, n_inputs: int, params: dict, member: int) -> N
     missing = [prefix + k for k in net.params if k not in params]
     if missing:
         what = f"{len(net.layers)} layer(s)" + (f" for each of {cfg.ensemble.members} members" if prefix else "")
-        raise RunError(f"{path}: missing {', '.join(missing)}; config.yaml describes {what}")
+        raise RunDamaged(f"{path}: missing {', '.join(missing)}; config.yaml describes {what}")
     try:
         net.load_state({k: params[k] for k in net.params})
     except ValueError as exc:
-        raise RunError(f"{path}: {exc}; it does not match config.yaml") from None
+        raise RunDamaged(f"{path}: {exc}; it does not match config.yaml") from None
     return net
 
 
