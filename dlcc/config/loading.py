@@ -72,26 +72,27 @@ def _validate(raw: dict, source: str, blame: dict | None = None) -> Config:
 def load_any(config, overrides=(), notes: list | None = None, flags: dict | None = None) -> Config:
     """A Config from a path, YAML text (several lines, or one line holding a mapping) or a dict.
     A config without a name is named after its file, or "run" when it came as text or a dict."""
-    if isinstance(config, Mapping):
-        return parse(_named(plain(config, "config (dict)")), source="config (dict)", overrides=overrides, notes=notes,
-                     flags=flags)
-    if isinstance(config, str) and ("\n" in config or _is_yaml_mapping(config)):
-        return parse(_named(_yaml_text(config)), source="config text", overrides=overrides, notes=notes,
-                     flags=flags)
-    if isinstance(config, (str, os.PathLike)):
-        return load(config, overrides, notes, flags)
-    raise ConfigError(f"config: expected a path, YAML text or a dict, got {type(config).__name__}")
+    if isinstance(config, (str, os.PathLike)) and not _is_text(config):
+        return load(config, overrides, notes, flags)  # a file: named after it, sweep files refused
+    raw, _ = document(config)
+    source = "config (dict)" if isinstance(config, Mapping) else "config text"
+    return parse(_named(raw), source=source, overrides=overrides, notes=notes, flags=flags)
 
 
-def document(config, what: str = "a config") -> tuple[Any, Path | None]:
-    """(the parsed document, its file or None) from a path, YAML text or a dict, as load_any reads them."""
+def document(config) -> tuple[Any, Path | None]:
+    """(the parsed document, its file or None) from a path, YAML text or a dict."""
     if isinstance(config, Mapping):
         return plain(config, "config (dict)"), None
-    if isinstance(config, str) and ("\n" in config or _is_yaml_mapping(config)):
+    if _is_text(config):
         return _yaml_text(config), None
     if isinstance(config, (str, os.PathLike)):
         return read_yaml(Path(config)), Path(config)
-    raise ConfigError(f"config: expected {what} as a path, YAML text or a dict, got {type(config).__name__}")
+    raise ConfigError(f"config: expected a path, YAML text or a dict, got {type(config).__name__}")
+
+
+def _is_text(config) -> bool:
+    """YAML text rather than a file name: several lines, or one line holding a mapping."""
+    return isinstance(config, str) and ("\n" in config or _is_yaml_mapping(config))
 
 
 def _is_yaml_mapping(text: str) -> bool:

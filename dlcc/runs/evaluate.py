@@ -148,12 +148,11 @@ def recorded_metrics(model: Model, split: str) -> dict | None:
             return None
         return {"loss": test.get("loss"), "accuracy": test.get("accuracy"), "source": "summary.json test"}
     if split == "val":
-        epoch = model.run.model_epoch
-        row = next((r for r in model.run.rows if r["epoch"] == epoch), None)
+        row = model.run.model_row
         if row is None:
             return None
         return {"loss": row.get("val_loss"), "accuracy": row.get("val_accuracy"),
-                "source": f"metrics.csv epoch {epoch}"}
+                "source": f"metrics.csv epoch {row['epoch']}"}
     return None
 
 

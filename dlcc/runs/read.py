@@ -92,6 +92,11 @@ class RunFolder:
             return best
         return self.last_epoch
 
+    @property
+    def model_row(self) -> dict | None:
+        """The metrics.csv row of model_epoch, or None when metrics.csv has no such row."""
+        return next((r for r in self.rows if r["epoch"] == self.model_epoch), None)
+
     @cached_property
     def best_rule(self) -> tuple[str, float, int]:
         """(monitored metric, min_delta, start_from_epoch): what decides the best epoch (runs/best.py)."""

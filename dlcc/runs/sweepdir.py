@@ -124,8 +124,7 @@ def result_row(run_dir: Path, point: dict, seed: int, keys: list[str]) -> dict:
         return {**row, "status": "failed", "error": str(exc).splitlines()[0]}
     s = run.summary
     best = s.best or {}
-    kept = run.model_epoch  # final_* are at the epoch whose weights the run kept, as in compare
-    last = next((r for r in run.rows if r["epoch"] == kept), run.rows[-1] if run.rows else {})
+    last = run.model_row or {}  # final_* are at the epoch whose weights the run kept, as in compare
     test = s.test or {}
     return {**row, "status": s.status, "epochs": run.last_epoch, "best_epoch": s.best_epoch,
             "best_val_loss": best.get("val_loss"), "best_val_accuracy": best.get("val_accuracy"),

@@ -56,7 +56,7 @@ def sweep_spec(path: str | Path, *, sets=(), grid=(), random=(), trials=None, se
     sets, grid and random are "KEY=VALUE" strings as on the command line, or dicts of Python values
     (grid: {key: [values]}; random: {key: "loguniform(1e-3, 1)"}).
     """
-    raw, file = config_mod.document(path, "a config or a sweep file")  # a file, YAML text or a dict
+    raw, file = config_mod.document(path)  # a file, YAML text or a dict
     source = str(file) if file is not None else "sweep (dict or text)"
     path = file if file is not None else Path.cwd() / "sweep"  # relative paths: from the current folder
     if not isinstance(raw, dict):
@@ -104,11 +104,11 @@ def check_runs(plan: Plan, source: str) -> None:
     from dlcc.training import session
 
     first, checked = plan.runs[0].config, set()
-    for run in plan.runs:
+    for run in plan.runs[::len(plan.spec.seeds)]:  # the first run of each point (runs are point by point)
         # The checks do not depend on a run's name, seed or optimizer settings (only on its kind:
         # Adam keeps twice the state): a grid over the learning rate is checked once.
         same = run.config.model_copy(update={"name": first.name, "seed": first.seed, "optimizer": first.optimizer})
-        key = (run.config.optimizer.name, config_mod.to_yaml(same))
+        key = (run.config.optimizer.name, same.model_dump_json())
         if key in checked:
             continue
         checked.add(key)

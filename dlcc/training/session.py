@@ -43,7 +43,7 @@ def check(cfg) -> None:
     monitor is a metric the run records. (The config itself was validated when it was loaded.)"""
     splits, arrays = build.prepare(cfg)
     build.check_size(cfg, arrays["train"][0].shape[1])
-    check_memory(cfg, arrays, build.shuffled_pixels(cfg, arrays["train"], splits.train.pixels) is not None)
+    _check_memory(cfg, splits, arrays)
     if cfg.training.early_stopping is not None:
         cols = columns(len(cfg.model.layers), cfg.diagnostics.gradient_norms, cfg.ensemble.members)
         check_monitor(cfg.training.early_stopping.monitor, cols, arrays["val"] is not None,
@@ -66,7 +66,7 @@ def train(cfg, runs_dir: Path, reporter: Reporter | None = None, folder_name: st
     with interrupt_flag() as interrupted:
         with interrupted.immediately(before):
             splits, arrays = build.prepare(cfg)  # bad data fails here, before any folder is created
-            check_memory(cfg, arrays, build.shuffled_pixels(cfg, arrays["train"], splits.train.pixels) is not None)
+            _check_memory(cfg, splits, arrays)
             members = build.build_members(cfg, arrays["train"], splits.train.pixels)
             fit = Fit(cfg, members, arrays["val"], splits.task == "classification")  # checks early_stopping.monitor
         if interrupted():
@@ -120,7 +120,7 @@ def resume(run_dir: Path, reporter: Reporter | None = None, hooks=()) -> tuple[P
                 if summary.status in folder.FINISHED:
                     return run_dir, summary, True
                 splits, arrays = build.prepare(cfg)
-                check_memory(cfg, arrays, build.shuffled_pixels(cfg, arrays["train"], splits.train.pixels) is not None)
+                _check_memory(cfg, splits, arrays)
                 fit = Fit(cfg, build.build_members(cfg, arrays["train"], splits.train.pixels), arrays["val"],
                           splits.task == "classification")
                 digest = folder.config_digest(config_text)
@@ -260,6 +260,11 @@ def _drive(writer: RunWriter, fit: Fit, splits, arrays, reporter, hooks=(), inte
                                    *diagnostics.gradient_warnings(fit.rows, len(nets[0].layers))) if w),
         stop_reason=result.stop_reason,
     )
+
+
+def _check_memory(cfg, splits, arrays) -> None:
+    """check_memory, told whether the trainer will shuffle the training images as bytes."""
+    check_memory(cfg, arrays, build.shuffled_pixels(cfg, arrays["train"], splits.train.pixels) is not None)
 
 
 class Interrupts:

@@ -95,16 +95,13 @@ class Fit:
         self.cfg, self.members, self.val, self.classification = cfg, members, val, classification
         tc = cfg.training
         self.model = members[0].net if len(members) == 1 else Ensemble([m.net for m in members])
-        # Room for one shuffled copy of the training split, allocated once for the whole run;
-        # ensemble members train one after another, so they take turns with it. Image data is
-        # shuffled as its bytes, and each batch decoded into one float32 buffer (dlcc.data.pixels).
-        x, y = members[0].train
-        pixels = members[0].pixels
-        shuffled = None
+        # One shuffled copy of the training split for the whole run, members taking turns with it;
+        # image data is shuffled as bytes, each batch decoded into one float32 buffer (data.pixels).
+        (x, y), pixels, shuffled = members[0].train, members[0].pixels, None
         if tc.shuffle and pixels is None:
             shuffled = Shuffled(np.empty_like(x), np.empty_like(y))
         elif tc.shuffle:
-            batch = len(x) if tc.batch_size == "full" else min(tc.batch_size, len(x))
+            batch = batch_size(tc.batch_size, len(x))
             shuffled = Shuffled(np.empty_like(pixels.bytes), np.empty_like(y), np.empty((batch, x.shape[1]), x.dtype))
         self.runners = [_EpochRunner(cfg, m, classification, shuffled) for m in members]
         self.stopper = EarlyStopping(tc.early_stopping) if tc.early_stopping else None
@@ -250,6 +247,11 @@ class Fit:
             self.stopper.load_state_dict(info["stopper"])
 
 
+def batch_size(setting: int | str, n: int) -> int:
+    """The examples per batch: training.batch_size, or all n for "full" (at most n either way)."""
+    return n if setting == "full" else min(setting, n)
+
+
 @dataclass
 class Shuffled:
     """Buffers for one shuffled copy of the training split: x (or its bytes) and y, and for bytes
@@ -266,8 +268,7 @@ class _EpochRunner:
     def __init__(self, cfg, member: Member, classification: bool, shuffled=None):
         self.cfg, self.member, self.classification = cfg, member, classification
         n = len(member.train[0])
-        bs = cfg.training.batch_size
-        self.batch_size = n if bs == "full" else min(bs, n)
+        self.batch_size = batch_size(cfg.training.batch_size, n)
         self.n_batches = math.ceil(n / self.batch_size)
         self.optimizer = build_optimizer(cfg.optimizer)
         self.schedule = build_schedule(cfg.schedule, cfg.optimizer.lr, cfg.training.epochs)
