@@ -33,7 +33,8 @@ from dlcc.runs.writer import RunWriter
 from dlcc.training import diagnostics, divergence
 from dlcc.training.hooks import Hooks, context
 from dlcc.training.memory import check_memory
-from dlcc.training.trainer import Fit, Reporter, check_monitor, columns
+from dlcc.training.columns import check_monitor, columns
+from dlcc.training.trainer import Fit, Reporter
 from dlcc.version import __version__
 
 
