@@ -9,13 +9,16 @@ mostly the SGD-momentum update (v = mu v - lr g; theta += v: four passes over ev
 per batch) and the per-epoch shuffle. These are the rewrites one reaches for first; this script
 shows what each buys on the machine it runs on, so the loop stays simple unless one of them wins.
 
-Variants of the momentum update (A/B inside one process: the variants take turns batch by batch
-on the same network, so a slow phase of a shared machine hits all of them alike):
+Variants of the weight-gradient products and the momentum update, timed together (A/B inside one
+process: the variants take turns batch by batch on the same network, so a slow phase of a shared
+machine hits all of them alike):
 
-    dlcc       SGD.step: v *= mu; v -= lr * g; theta += v, parameter by parameter, a parameter of
+    fused      dlcc: no dW; SGD.step multiplies each weight's factors inside the update, one BLAS
+               call v = (-lr) x^T delta + mu v per weight matrix, then theta += v (dlcc.optim.blas)
+    blocked    dW = x^T delta (np.matmul), then v *= mu; v -= lr * g; theta += v, a parameter of
                more than 4 x 32k elements in slices of 32k elements so that the four passes over
-               a slice stay in cache (dlcc.optim.optimizers.blocks)
-    whole      the same on whole arrays, as dlcc did before the slices
+               a slice stay in cache (dlcc.optim.optimizers.blocks; dlcc before the fused update)
+    whole      dW, then the update on whole arrays, as dlcc did before the slices
     scratch    whole arrays, with lr * g written into a buffer allocated once (no temporary)
     threads    whole arrays, large parameters split in two halves, one updated on a second thread
                (NumPy releases the GIL inside ufuncs, and BLAS has no work between the products)
@@ -40,7 +43,8 @@ And the whole loop (epochs alternate):
     inline         the same algorithm as one flat function: all parameters in one vector (one
                    update for the whole network), no objects, no dicts, and dlcc's forms of the
                    bias gradient and ReLU; what a rewrite of the loop's Python structure could win
-                   (it shuffles the float32 split, as dlcc did before it shuffled the bytes)
+                   (it shuffles the float32 split, as dlcc did before it shuffled the bytes, and
+                   computes dW before one unfused update, as dlcc did before the fused update)
 
 Prints milliseconds per update and seconds per epoch; lower is better. Nothing here asserts.
 """
@@ -78,7 +82,8 @@ def build(hidden: tuple[int, ...]):
 
 
 def update_variants(net, optimizer) -> dict:
-    """name -> function() that applies one momentum step to net.params from net.grads."""
+    """name -> function() that applies one momentum step to net.params, after a backward pass that
+    left the weight gradients as their factors (each variant but `fused` multiplies them first)."""
     optimizer.step(net.params, net.grads)  # creates the velocity arrays
     P, G, V = net.params, net.grads, optimizer.state["v"]
     S = {k: np.empty_like(p) for k, p in P.items()}
@@ -112,7 +117,16 @@ def update_variants(net, optimizer) -> dict:
         for k, p in P.items():
             one(p, G[k], V[k])
 
-    return {"dlcc": lambda: optimizer.step(P, G), "whole": whole, "scratch": scratch, "threads": threads}
+    def products(update):
+        def variant():
+            for name, (x, delta) in net.weight_factors().items():
+                np.matmul(x.T, delta, out=G[name])
+            update()
+        return variant
+
+    return {"fused": lambda: optimizer.step(P, G, net.weight_factors()),
+            "blocked": products(lambda: optimizer.step(P, G)),
+            **{name: products(update) for name, update in (("whole", whole), ("scratch", scratch), ("threads", threads))}}
 
 
 def ablate_update(hidden, epochs: int) -> None:
@@ -123,13 +137,13 @@ def ablate_update(hidden, epochs: int) -> None:
     spent = {name: [] for name in names}
     for _ in range(epochs):
         for b, (xb, yb) in enumerate(runner.batches()):
-            net.backward(net.forward(xb, training=True), yb)
+            net.backward(net.forward(xb, training=True), yb, weight_grads=False)
             name = names[b % len(names)]
             start = time.perf_counter()
             variants[name]()
             spent[name].append(time.perf_counter() - start)
     cells = ", ".join(f"{name} {1e3 * statistics.median(t):.3f}" for name, t in spent.items())
-    print(f"  momentum update, median ms per batch: {cells}")
+    print(f"  weight-gradient products + momentum update, median ms per batch: {cells}")
 
 
 def ablate_gather(hidden, epochs: int) -> None:
@@ -145,8 +159,8 @@ def ablate_gather(hidden, epochs: int) -> None:
         a = net.forward(xb, training=True)
         net.data_loss(a, yb)
         n_correct(a, yb)
-        net.backward(a, yb)
-        optimizer.step(net.params, net.grads)
+        net.backward(a, yb, weight_grads=False)  # as dlcc's loop: the update multiplies the factors
+        optimizer.step(net.params, net.grads, net.weight_factors())
 
     def uint8_gather():  # what dlcc's trainer does
         for xb, yb in runner.batches():

@@ -17,7 +17,8 @@ float32 (or float64 with --precision float64):
 
     parameters   W_l, b_l after the step
     state        every optimizer state array (velocity, accumulators, moments) after the step
-    gradients    dW_l, db_l of that step, and the fused output delta (a - y) / n
+    gradients    dW_l (multiplied from its factors x^T delta_l when the loop fuses it into the update), db_l
+                 and every layer's delta_l = dC/dz_l of that step
     activations  each layer's input and the network's output for that batch
 
 and prints, per epoch, the largest count seen at any sampled step and the count after the epoch's
@@ -73,14 +74,16 @@ def subnormals(array: np.ndarray) -> int:
     return int(np.count_nonzero((magnitude < tiny) & (magnitude > 0)))
 
 
-def count(net, optimizer, yb) -> dict[str, int]:
+def count(net, optimizer, factored: bool) -> dict[str, int]:
     """Subnormal counts by group, right after an optimizer step."""
     a = net.layers[-1].f.a  # the output of this batch's forward pass
-    delta = net.loss.delta(a, yb) if net.fused else net.loss.grad(a, yb)
+    grads = dict(net.grads)
+    if factored:  # the loop left dW as its factors x^T delta (dlcc.optim.blas): multiply them here
+        grads.update({name: np.matmul(x.T, delta) for name, (x, delta) in net.weight_factors().items()})
     return {
         "parameters": sum(subnormals(p) for p in net.params.values()),
         "state": sum(subnormals(s) for arrays in optimizer.state.values() for s in arrays.values()),
-        "gradients": sum(subnormals(g) for g in net.grads.values()) + subnormals(delta),
+        "gradients": sum(subnormals(g) for g in grads.values()) + sum(subnormals(layer.delta) for layer in net.layers),
         "activations": sum(subnormals(layer.x) for layer in net.layers) + subnormals(a),
     }
 
@@ -124,24 +127,17 @@ def main() -> None:
     seen = {g: 0 for g in GROUPS}
     step = [0]
     last: dict[str, int] = {}
-    batch_targets = [None]
     original_step = optimizer.step
-    data_loss = net.data_loss
 
-    def remember_targets(a, y):  # the loop computes the loss of every batch: note its targets
-        batch_targets[0] = y
-        return data_loss(a, y)
-
-    def counting_step(params, grads):
-        original_step(params, grads)
+    def counting_step(params, grads, factors=None):
+        original_step(params, grads, factors) if factors is not None else original_step(params, grads)
         step[0] += 1
         if step[0] % args.every == 0 or step[0] % runner.n_batches == 0:
-            counts = count(net, optimizer, batch_targets[0])
+            counts = count(net, optimizer, runner.factored)
             last.update(counts)
             for g in GROUPS:
                 seen[g] = max(seen[g], counts[g])
 
-    net.data_loss = remember_targets
     optimizer.step = counting_step
     worst = {g: 0 for g in GROUPS}
     for epoch in range(1, args.epochs + 1):

@@ -39,6 +39,11 @@ from dlcc.nn.metrics import n_correct  # noqa: E402
 from dlcc.training.trainer import Fit  # noqa: E402
 
 
+# dlcc's loop fuses the weight products x^T delta into SGD's update (dlcc.optim.blas), so this
+# phase holds those products as well as the update.
+STEP = "optimizer step (with the weight products x^T delta, fused)"
+
+
 def profile(hidden, batch, epochs) -> tuple[int, float]:
     """Print the phase table; return (parameters, seconds per optimizer step in the loop)."""
     cfg = config.parse(config_dict(hidden, batch, epochs + 1, False), source="profile")
@@ -82,8 +87,10 @@ def profile(hidden, batch, epochs) -> tuple[int, float]:
                 layer = net.layers[i - 1]
                 delta = grad if i == len(net.layers) else layer.f.backward(grad)
                 t = tick(f"backward {i}: activation", t)
-                np.matmul(layer.x.T, delta, out=layer.dW)
-                t = tick(f"backward {i}: x^T delta", t)
+                layer.delta = delta
+                if not runner.factored:  # fused: the optimizer step multiplies x^T delta itself
+                    np.matmul(layer.x.T, delta, out=layer.dW)
+                    t = tick(f"backward {i}: x^T delta", t)
                 if len(layer.ones) < len(delta):
                     layer.ones = np.ones(len(delta), dtype=delta.dtype)
                 np.matmul(layer.ones[:len(delta)], delta, out=layer.db)
@@ -91,8 +98,11 @@ def profile(hidden, batch, epochs) -> tuple[int, float]:
                 if i > 1:
                     grad = delta @ layer.W.T
                     t = tick(f"backward {i}: delta W^T", t)
-            optimizer.step(net.params, net.grads)
-            t = tick("optimizer step", t)
+            if runner.factored:
+                optimizer.step(net.params, net.grads, net.weight_factors())
+            else:
+                optimizer.step(net.params, net.grads)
+            t = tick(STEP, t)
         total = time.perf_counter() - start
         if epoch:
             epochs_seen.append((total, dict(spent)))
@@ -104,18 +114,20 @@ def profile(hidden, batch, epochs) -> tuple[int, float]:
     print("|---|---:|")
     for name in epochs_seen[0][1]:
         print(f"| {name} | {1e3 * statistics.median(s[name] for _, s in epochs_seen):.1f} |")
-    products = [sum(v for k, v in s.items() if any(m in k for m in ("x W", "x^T", "W^T"))) for _, s in epochs_seen]
-    print(f"| all matrix products (x W, x^T delta, delta W^T) | {1e3 * statistics.median(products):.1f} |")
+    products = [sum(v for k, v in s.items() if any(m in k for m in ("x W", "x^T delta", "W^T")) and k != STEP)
+                for _, s in epochs_seen]
+    print(f"| all matrix products but the fused x^T delta | {1e3 * statistics.median(products):.1f} |")
     print(f"| the floor's matrix products, timed alone | {1e3 * statistics.median(floors):.1f} |")
-    step = statistics.median(s["optimizer step"] for _, s in epochs_seen) / runner.n_batches
+    step = statistics.median(s[STEP] for _, s in epochs_seen) / runner.n_batches
     return sum(p.size for p in net.params.values()), step
 
 
 def memory(n_params: int, step: float) -> None:
     """What bounds the momentum update: the bytes it must move, against what this machine moves.
 
-    Per step the update reads g, v and theta and writes v and theta: 5 x 4 bytes per parameter,
-    however it is written in NumPy. Next to it: a plain copy of 128 MB (np.copyto, read + write)
+    Per step an unfused update reads g, v and theta and writes v and theta: 5 x 4 bytes per
+    parameter, however it is written in NumPy (the fused one skips g, but its step also holds the
+    weight products, so its time is not a bandwidth). Next to it: a plain copy of 128 MB (np.copyto, read + write)
     from one thread and from two, and the CPU time OpenBLAS's worker threads take in the 0.3 s
     after one matrix product while this thread sleeps (they spin, waiting for the next product).
     """
@@ -139,9 +151,8 @@ def memory(n_params: int, step: float) -> None:
     print()
     print("| memory | |")
     print("|---|---:|")
-    print(f"| momentum update: bytes per step (5 x 4 bytes x {n_params:,} parameters) | {moved / 1e6:.1f} MB |")
-    print(f"| momentum update in the loop: ms per step, and the bandwidth that is | {1e3 * step:.3f} ms, "
-          f"{moved / step / 1e9:.1f} GB/s |")
+    print(f"| unfused momentum update: bytes per step (5 x 4 bytes x {n_params:,} parameters) | {moved / 1e6:.1f} MB |")
+    print(f"| the loop's optimizer step, weight products included: ms per step | {1e3 * step:.3f} ms |")
     print(f"| np.copyto of 128 MB, one thread (read + write) | {2 * src.nbytes / one / 1e9:.1f} GB/s |")
     print(f"| the same in two halves on two threads | {2 * src.nbytes / two / 1e9:.1f} GB/s |")
     print(f"| CPU time of the other threads in the 0.3 s after one matrix product | {spin:.2f} s |")

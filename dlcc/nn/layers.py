@@ -64,13 +64,17 @@ class Dense:
         z += self.b
         return self.dropout.forward(self.f.forward(z), training)
 
-    def backward(self, grad: np.ndarray, fused: bool = False, need_input_grad: bool = True) -> np.ndarray | None:
+    def backward(self, grad: np.ndarray, fused: bool = False, need_input_grad: bool = True,
+                 weight_grad: bool = True) -> np.ndarray | None:
         """Given dC/da (or dC/dz when `fused`), fill self.dW, self.db and return dC/dx.
 
         The first layer skips dC/dx (`need_input_grad=False`): nobody uses it, and it costs a matmul.
+        With `weight_grad=False` dW is not computed: its factors self.x and self.delta are kept for
+        an optimizer that multiplies them inside its update (dlcc.optim.blas).
         """
-        delta = grad if fused else self.f.backward(self.dropout.backward(grad))
-        np.matmul(self.x.T, delta, out=self.dW)
+        delta = self.delta = grad if fused else self.f.backward(self.dropout.backward(grad))
+        if weight_grad:
+            np.matmul(self.x.T, delta, out=self.dW)
         # dC/db = 1^T delta, the column sums, as a matrix-vector product: for a batch of a few
         # hundred rows BLAS does it faster than np.sum(delta, axis=0) (timed with timeit).
         n = len(delta)

@@ -54,8 +54,15 @@ class Network:
             a = layer.forward(a, training)
         return a
 
-    def backward(self, a: np.ndarray, y: np.ndarray) -> None:
-        """Backpropagate the loss of output `a` against targets `y`; fills self.grads (batch means)."""
+    def backward(self, a: np.ndarray, y: np.ndarray, weight_grads: bool = True) -> None:
+        """Backpropagate the loss of output `a` against targets `y`; fills self.grads (batch means).
+
+        weight_grads=False leaves the weight gradients uncomputed, as their factors x^T delta
+        (`weight_factors`), for an optimizer that fuses the product into its update; it needs a
+        network without L1/L2 penalties, whose gradient terms are added to dW here.
+        """
+        if not weight_grads and (self.l1 or self.l2):
+            raise ValueError("the L1/L2 penalty gradients need the weight gradients (weight_grads=True)")
         if self.fused:
             grad, fused = self.loss.delta(a, y), True
         else:
@@ -63,9 +70,13 @@ class Network:
         last = len(self.layers) - 1
         for i in range(last, -1, -1):
             layer = self.layers[i]
-            grad = layer.backward(grad, fused=fused and i == last, need_input_grad=i > 0)
+            grad = layer.backward(grad, fused=fused and i == last, need_input_grad=i > 0, weight_grad=weight_grads)
             if self.l1 or self.l2:
                 regularizers.add_penalty_grad(layer.W, layer.dW, self.l1, self.l2)
+
+    def weight_factors(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """{"W<i>": (x, delta)} of the last backward pass: each weight gradient is dC/dW = x^T delta."""
+        return {f"W{i}": (layer.x, layer.delta) for i, layer in enumerate(self.layers, start=1)}
 
     def data_loss(self, a: np.ndarray, y: np.ndarray) -> float:
         return self.loss.value(a, y)

@@ -30,6 +30,8 @@ result is the same bit for bit. (Small parameters go whole: slicing them costs m
 
 import numpy as np
 
+from dlcc.optim import blas
+
 FLUSH_EVERY = 16
 BLOCK = 32_768  # elements per slice: 128 KB of float32 per array, a few arrays fit a 1 MB L2 cache
 
@@ -57,6 +59,8 @@ class Optimizer:
     """
 
     slots: tuple[str, ...] = ()
+    # Whether step() takes weight gradients as factors (step(params, grads, factors)), see SGD.
+    takes_factors = False
     flush_every: int | None = FLUSH_EVERY  # None: never flush (benchmarks compare with it)
     # state_dict keys a checkpoint may lack: the step count, which only Adam saved before the flush
     # needed it (load_state_dict then starts from t = 0)
@@ -134,6 +138,12 @@ class SGD(Optimizer):
     v_new = mu * v - lr * g gives phi_new = phi + mu * v_new - lr * g. Both forms are the same
     update; the second needs no copy of the old velocity. (At the end of training the
     parameters are the look-ahead point, which differs from theta by mu * v, a vanishing step.)
+
+    Factors. A weight matrix's gradient may come as its two factors, g = x^T delta
+    (`factors[name] = (x, delta)`, from Network.backward(weight_grads=False)); the product then
+    happens inside the update, in one BLAS call: v = (-lr) x^T delta + mu v, or for plain SGD
+    theta = (-lr) x^T delta + theta (dlcc.optim.blas). Nesterov's line needs g itself, so it
+    takes no factors.
     """
 
     def __init__(self, lr: float, momentum: float = 0.0, nesterov: bool = False) -> None:
@@ -142,16 +152,27 @@ class SGD(Optimizer):
         super().__init__(lr)
         self.momentum = momentum
         self.nesterov = nesterov
+        self.takes_factors = not nesterov
 
-    def step(self, params, grads):
+    def step(self, params, grads, factors=None):
         lr, mu = self.lr, self.momentum
-        if mu == 0:
-            for name in params:
+        factors = factors or {}
+        if mu > 0:
+            self._create_state(params)
+        for name in params:
+            if name in factors:
+                x, delta = factors[name]
+                if mu == 0 and blas.gemm_tn(x, delta, params[name], alpha=-lr, beta=1.0):
+                    continue  # theta = (-lr) x^T delta + theta
+                if mu > 0 and blas.gemm_tn(x, delta, self.state["v"][name], alpha=-lr, beta=mu):
+                    for theta, v in blocks(params[name], self.state["v"][name]):
+                        theta += v  # after v = (-lr) x^T delta + mu v
+                    continue
+                np.matmul(x.T, delta, out=grads[name])  # not fused (small, or no BLAS): g, as usual
+            if mu == 0:
                 for theta, g in blocks(params[name], grads[name]):
                     theta -= lr * g
-            return
-        self._create_state(params)
-        for name in params:
+                continue
             for theta, g, v in blocks(params[name], grads[name], self.state["v"][name]):
                 v *= mu
                 v -= lr * g
@@ -159,7 +180,8 @@ class SGD(Optimizer):
                     theta += mu * v - lr * g
                 else:
                     theta += v
-        self._count_step()
+        if mu > 0:
+            self._count_step()
 
 
 class AdaGrad(Optimizer):

@@ -8,6 +8,10 @@ gather into buffers that are reused every epoch), then walks it in contiguous ba
     optimizer.step(net.params, net.grads)        # in place
     net.apply_constraints()                      # max-norm, if configured
 
+With SGD (not Nesterov), no clipping and no L1/L2 penalty, nothing needs the weight gradients
+themselves, so backward leaves them as their factors x^T delta and the optimizer multiplies them
+inside its update, in one BLAS call (`factored`; dlcc.optim.blas).
+
 The reported train_loss / train_accuracy are running means over the epoch's batches (weighted by
 batch size), measured as the weights change, instead of a second full pass over the data; the
 penalty term is added to train_loss. Validation metrics use the weights at the end of the epoch.
@@ -244,6 +248,8 @@ class _EpochRunner:
         self.optimizer = build_optimizer(cfg.optimizer)
         self.schedule = build_schedule(cfg.schedule, cfg.optimizer.lr, cfg.training.epochs)
         self.shuffled = shuffled
+        net = member.net
+        self.factored = self.optimizer.takes_factors and cfg.training.clip_grad_norm is None and not (net.l1 or net.l2)
 
     def epoch_order(self) -> tuple[np.ndarray, np.ndarray]:
         """x[order], y[order] for a fresh permutation (image data: the bytes of x[order]), gathered
@@ -288,10 +294,14 @@ class _EpochRunner:
             right = n_correct(a, yb) if self.classification else None
             if right is not None:
                 correct += right
-            net.backward(a, yb)
-            if tc.clip_grad_norm is not None:
-                clip_grad_norm(net.grads, tc.clip_grad_norm)
-            optimizer.step(net.params, net.grads)
+            if self.factored:
+                net.backward(a, yb, weight_grads=False)
+                optimizer.step(net.params, net.grads, net.weight_factors())
+            else:
+                net.backward(a, yb)
+                if tc.clip_grad_norm is not None:
+                    clip_grad_norm(net.grads, tc.clip_grad_norm)
+                optimizer.step(net.params, net.grads)
             net.apply_constraints()
             reporter.batch(len(xb), loss, right)
             if interrupted():
