@@ -82,17 +82,15 @@ def train(config, *, overrides=None, runs_dir: str | Path = "runs", name: str | 
 @user_paths
 def train_config(cfg, runs_dir: str | Path = "runs", *, progress: bool = True) -> Run:
     """Train an already validated Config (see load_config)."""
-    with _reporter(progress) as reporter:
-        run_dir, _ = session.train(cfg, as_path(runs_dir, "runs_dir"), reporter, hooks=[TensorBoardHook()])
-    return load(run_dir)
+    with _reporter(progress) as reporter:  # the run is read back while Ctrl-C is still InterruptedRun
+        return session.train(cfg, as_path(runs_dir, "runs_dir"), reporter, hooks=[TensorBoardHook()], then=load)
 
 
 @user_paths
 def resume(run_dir: str | Path, *, progress: bool = True) -> Run:
     """Continue an interrupted run in place from its checkpoint (a finished run is returned as is)."""
     with _reporter(progress) as reporter:
-        run_dir, _, _ = session.resume(as_path(run_dir, "run_dir"), reporter, hooks=[TensorBoardHook()])
-    return load(run_dir)
+        return session.resume(as_path(run_dir, "run_dir"), reporter, hooks=[TensorBoardHook()], then=load)
 
 
 @contextmanager

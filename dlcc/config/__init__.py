@@ -7,7 +7,7 @@ schema.py holds the pydantic models, loading.py `load`/`parse`, overrides.py `--
 messages.py the one-line error text, yamlio.py the safe YAML loader and writer.
 """
 
-from dlcc.config.loading import document, load, load_any, override_pairs, parse, plain
+from dlcc.config.loading import document, load, load_any, override_pairs, parse, plain, short_value
 from dlcc.config.messages import format_errors
 from dlcc.config.overrides import apply_overrides
 from dlcc.config.schema import (
@@ -53,5 +53,5 @@ __all__ = [
     "InitConfig", "InitSpec", "LayerConfig", "LayerInitConfig", "ModelConfig", "OptimizerConfig",
     "PlateauSchedule", "RMSPropConfig", "RegularizationConfig", "SGDConfig", "ScheduleConfig",
     "StepSchedule", "TrainingConfig",
-    "apply_overrides", "document", "format_errors", "load", "load_any", "override_pairs", "parse", "plain", "to_dict", "to_yaml", "yaml_dump", "yaml_load",
+    "apply_overrides", "document", "format_errors", "load", "load_any", "override_pairs", "parse", "plain", "short_value", "to_dict", "to_yaml", "yaml_dump", "yaml_load",
 ]

@@ -51,14 +51,15 @@ def parse(raw: Any, source: str = "config", overrides=(), notes: list | None = N
     raw = apply_overrides(raw, _validate(raw, source), overrides, source, notes)
     blame = {}
     for item in overrides:
-        key, _, text = item.partition("=") if isinstance(item, str) else (item[0], "=", _short(item[1]))
+        key, _, text = item.partition("=") if isinstance(item, str) else (item[0], "=", short_value(item[1]))
         blame[key] = f"--set {key}={text[:60] + '...' if len(text) > 60 else text}"
         if key == "data.dataset":  # the new dataset's options start afresh: a missing one is this flag's
             blame.setdefault("data.options", blame[key])
     return _validate(raw, source, {**blame, **(flags or {})})
 
 
-def _short(value) -> str:
+def short_value(value) -> str:
+    """A value as a --set flag would show it: one line of flow-style YAML."""
     return yaml_dump(value, default_flow_style=True, width=10**6).strip().removesuffix("...").strip()
 
 

@@ -268,14 +268,29 @@ def sweep(definition: dict, results: list[dict], metric: str | None = None):
     axes[0].set_ylabel(f"{stats.metric}\n(mean ± std, {n_text})")
     if "accuracy" in stats.metric:
         axes[0].yaxis.set_major_formatter(PercentFormatter(1.0))
-    title = f"sweep {stats.name}: {stats.metric} ({'higher' if stats.higher_is_better else 'lower'} is better)"
-    if stats.excluded:
-        title += f"; {sum(stats.excluded.values())} run(s) left out: {_left_out(stats.excluded)}"
+    lines = [f"sweep {stats.name}: {stats.metric} ({'higher' if stats.higher_is_better else 'lower'} is better)"]
+    if stats.excluded:  # a line of its own: counted by status, so it stays short however many runs
+        lines.append(f"{sum(stats.excluded.values())} run(s) left out: {_left_out(stats.excluded)}")
     best = stats.best
     spread = f" ± {_fmt(stats.metric, best.std)}" if best.std is not None else ""
-    title += f"\nbest (star): {best.label}, {_fmt(stats.metric, best.mean)}{spread} over {best.n} seed(s)"
-    fig.suptitle(title)
+    lines.append(f"best (star): {best.label}, {_fmt(stats.metric, best.mean)}{spread} over {best.n} seed(s)")
+    _fit_title(fig, lines)
     return fig
+
+
+def _fit_title(fig, lines: list[str]) -> None:
+    """fig.suptitle of `lines`, each wrapped to the figure's width (matplotlib cuts a wider one off
+    at both edges): a sweep's name, its left-out runs and its best point's label can be long."""
+    import textwrap
+
+    title = fig.suptitle("\n".join(lines))
+    width = max(len(line) for line in lines)
+    for _ in range(8):  # each pass narrows by the measured overflow; a pass or two in practice
+        overflow = title.get_window_extent().width / (0.96 * fig.bbox.width)
+        if overflow <= 1 or width <= 10:
+            return
+        width = max(10, min(width - 1, int(width / overflow)))
+        title.set_text("\n".join(textwrap.fill(line, width) for line in lines))
 
 
 def _sweep_panel(ax, panel, best, most: int) -> None:

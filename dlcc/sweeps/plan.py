@@ -115,8 +115,11 @@ def check_runs(plan: Plan, source: str) -> None:
         try:
             session.check(run.config)
         except ConfigError as exc:
+            shared = _shared_check_error(plan.spec, plan.base, source, session.check, str(exc))
+            if shared is not None:  # not this point's doing: the base config with the sweep's `set` fails too
+                raise shared from None
             where = f"{source}: point {run.point['id']}" + (f" ({_describe(run.point)})" if _describe(run.point) else "")
-            raise ConfigError(f"{where}: {exc}\n(nothing was started: every point is checked first)") from None
+            raise ConfigError(f"{where}: {exc}\n{NOTHING_STARTED}") from None
 
 
 def plan_from_definition(definition: dict, source: str) -> Plan:
@@ -134,15 +137,55 @@ def _plan(spec: SweepSpec, name: str, base: dict, keys: list[str], points: list[
         try:
             cfg = config_mod.parse(base, source=where, overrides=[*overrides, ("name", f"{name}-{point['id']}")])
         except ConfigError as exc:
-            message = str(exc)
-            key = next((k for k, _ in overrides if message.startswith(f"--set {k}=")), None)
-            if key is not None:  # the point's override, not a command-line flag: from its key on
-                at = message.find(f": {key}", len(f"--set {key}="))  # past the value, which may hold ': '
-                message = f"{where}: {message[at + 2:] if at >= 0 else message.removeprefix('--set ')}"
-            raise ConfigError(f"{message}\n(nothing was started: every point is checked first)") from None
+            raise _point_error(str(exc), spec, base, point, overrides, source, where) from None
         runs += [PlannedRun(run_name(point["id"], seed), point, seed, cfg.model_copy(update={"seed": seed}))
                  for seed in spec.seeds]
     return Plan(name, spec, base, keys, points, runs)
+
+
+NOTHING_STARTED = "(nothing was started: every point is checked first)"
+EVERY_POINT = "(it applies to every point of the sweep; nothing was started)"
+
+
+def _point_error(message: str, spec: SweepSpec, base: dict, point: dict, overrides: list, source: str,
+                 where: str) -> ConfigError:
+    """A point's config that does not validate. The message names the override it blames (`--set
+    KEY=VALUE: ...`). The point's own value (variant, grid, random) is said as the point's; a value
+    of the sweep's `set` (--set, sets=) is the flag's alone when the base config refuses it without
+    any point (it applies to every point), and the point's, flag named, when only this point's
+    values make it wrong (momentum for an adam variant)."""
+    key = next((k for k, _ in overrides if re.match(rf"--set {re.escape(k)}[=:]", message)), None)
+    own = {k for k, _ in point_overrides(spec.model_copy(update={"set": {}}), point)}
+    if key is not None and key not in own:
+        shared = _shared_error(spec, base, source)
+        return shared if shared is not None else ConfigError(f"{where}: {message}\n{NOTHING_STARTED}")
+    if key is not None:  # the point's override, not a command-line flag: from its key on
+        at = message.find(f": {key}", len(f"--set {key}="))  # past the value, which may hold ': '
+        message = f"{where}: {message[at + 2:] if at >= 0 else message.removeprefix('--set ')}"
+    return ConfigError(f"{message}\n{NOTHING_STARTED}")
+
+
+def _shared_error(spec: SweepSpec, base: dict, source: str) -> ConfigError | None:
+    """The error of what every point shares, the base config with the sweep's `set`, or None when
+    that alone validates."""
+    try:
+        config_mod.parse(base, source=source, overrides=list(spec.set.items()))
+    except ConfigError as exc:
+        return ConfigError(f"{exc}\n{EVERY_POINT}")
+    return None
+
+
+def _shared_check_error(spec: SweepSpec, base: dict, source: str, check, message: str) -> ConfigError | None:
+    """A point failed check() with `message`: the same failure of the base config with the sweep's
+    `set` (the output layer set to the wrong size by --set), said once for the whole sweep; None
+    when the shared settings pass, or fail otherwise (then the point's values matter)."""
+    try:
+        check(config_mod.parse(base, source=source, overrides=list(spec.set.items())))
+    except ConfigError as exc:
+        if str(exc) == message:
+            sets = " ".join(f"--set {k}={config_mod.short_value(v)}" for k, v in spec.set.items())
+            return ConfigError(f"{source}{' with ' + sets if sets else ''}: {exc}\n{EVERY_POINT}")
+    return None
 
 
 def _base(spec: SweepSpec, source: str, folder: Path) -> dict:

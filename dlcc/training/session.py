@@ -52,16 +52,17 @@ def check(cfg) -> None:
 
 
 def train(cfg, runs_dir: Path, reporter: Reporter | None = None, folder_name: str | None = None,
-          hooks=()) -> tuple[Path, Summary]:
-    """Train `cfg` into a new run folder under runs_dir; return (run_dir, summary).
+          hooks=(), then=None):
+    """Train `cfg` into a new run folder under runs_dir; return (run_dir, summary), or then(run_dir)
+    when `then` is given (the API reads the finished folder back with it).
 
     The folder is <cfg.name>-<stamp>, or exactly runs_dir/folder_name when given (a sweep's runs).
     hooks: training.hooks.Hook objects that watch the run (TensorBoard logs).
 
-    Ctrl-C and SIGTERM are caught from here to the last file written (interrupt_flag): before the
+    Ctrl-C and SIGTERM are caught from here to the end of `then` (interrupt_flag): before the
     folder exists, they stop at once and nothing is created; during training, the run stops at a
     batch boundary and is marked interrupted; after the last epoch, the run's files are completed
-    and it says so.
+    and it says so (_end).
     """
     before = "interrupted before training started; no run folder was created"
     with interrupt_flag() as interrupted:
@@ -78,8 +79,7 @@ def train(cfg, runs_dir: Path, reporter: Reporter | None = None, folder_name: st
             summary = _guarded(writer, fit, lambda: _drive(writer, fit, splits, arrays, reporter, hooks, interrupted))
         finally:
             writer.release()
-        _check_late_signal(interrupted, writer, summary)
-    return writer.run_dir, summary
+        return _end(interrupted, writer.run_dir, summary, then)
 
 
 def _new_summary(cfg, splits, arrays, members) -> Summary:
@@ -100,40 +100,45 @@ def _new_summary(cfg, splits, arrays, members) -> Summary:
     )
 
 
-def resume(run_dir: Path, reporter: Reporter | None = None, hooks=()) -> tuple[Path, Summary, bool]:
-    """Continue an interrupted run in place from its checkpoint; (run_dir, summary, was_finished)."""
+def resume(run_dir: Path, reporter: Reporter | None = None, hooks=(), then=None):
+    """Continue an interrupted run in place from its checkpoint; (run_dir, summary, was_finished),
+    or then(run_dir) when `then` is given, called as in `train`."""
     run_dir = Path(run_dir)
     check_is_run_dir(run_dir)  # before the lock is taken and stale .tmp files go: only in a run folder
-    if (run_dir / folder.SUMMARY).is_file() and _finished(run_dir):  # read-only folders too: no lock needed
-        try:  # tidy up after a process killed while it released the lock (the .lock, .tmp files)
-            lifecycle.open_run_folder(run_dir).release()
-        except (RunError, OSError):
-            pass
-        return run_dir, folder.read_summary(run_dir), True
     with interrupt_flag() as interrupted:
+        if (run_dir / folder.SUMMARY).is_file() and _finished(run_dir):  # read-only folders too: no lock needed
+            try:  # tidy up after a process killed while it released the lock (the .lock, .tmp files)
+                lifecycle.open_run_folder(run_dir).release()
+            except (RunError, OSError):
+                pass
+            return _end(interrupted, run_dir, folder.read_summary(run_dir), then, True)
         lock = lifecycle.open_run_folder(run_dir)  # one process per run folder; stale .tmp files removed
-        before = f"interrupted before training resumed; {run_dir} is unchanged"
         try:
-            with interrupted.immediately(before):
-                config_text, raw = read_config(run_dir / folder.CONFIG)
-                cfg = config_mod.parse(raw, source=str(run_dir / folder.CONFIG))
-                summary = folder.read_summary(run_dir)
-                if summary.status in folder.FINISHED:
-                    return run_dir, summary, True
-                splits, arrays = build.prepare(cfg)
-                _check_memory(cfg, splits, arrays)
-                fit = Fit(cfg, build.build_members(cfg, arrays["train"], splits.train.pixels), arrays["val"],
-                          splits.task == "classification")
-                digest = folder.config_digest(config_text)
-                _restore(run_dir, cfg, fit, digest, summary)
-            if interrupted():
-                raise InterruptedRun(before)
-            writer = RunWriter.reopen(run_dir, fit.columns, fit.rows, summary, digest)
-            summary = _guarded(writer, fit, lambda: _drive(writer, fit, splits, arrays, reporter, hooks, interrupted))
+            summary, was_finished = _resume_locked(run_dir, reporter, hooks, interrupted)
         finally:
             lock.release()
-        _check_late_signal(interrupted, writer, summary)
-    return run_dir, summary, False
+        return _end(interrupted, run_dir, summary, then, was_finished)
+
+
+def _resume_locked(run_dir: Path, reporter, hooks, interrupted) -> tuple[Summary, bool]:
+    """resume's work once it holds the folder's lock: (summary, whether it was already finished)."""
+    before = f"interrupted before training resumed; {run_dir} is unchanged"
+    with interrupted.immediately(before):
+        config_text, raw = read_config(run_dir / folder.CONFIG)
+        cfg = config_mod.parse(raw, source=str(run_dir / folder.CONFIG))
+        summary = folder.read_summary(run_dir)
+        if summary.status in folder.FINISHED:
+            return summary, True
+        splits, arrays = build.prepare(cfg)
+        _check_memory(cfg, splits, arrays)
+        fit = Fit(cfg, build.build_members(cfg, arrays["train"], splits.train.pixels), arrays["val"],
+                  splits.task == "classification")
+        digest = folder.config_digest(config_text)
+        _restore(run_dir, cfg, fit, digest, summary)
+    if interrupted():
+        raise InterruptedRun(before)
+    writer = RunWriter.reopen(run_dir, fit.columns, fit.rows, summary, digest)
+    return _guarded(writer, fit, lambda: _drive(writer, fit, splits, arrays, reporter, hooks, interrupted)), False
 
 
 def _finished(run_dir: Path) -> bool:
@@ -151,7 +156,7 @@ def _restore(run_dir: Path, cfg, fit: Fit, digest: str, summary: Summary) -> Non
         if summary.epochs_completed > 0:
             warnings.warn(f"{path} is missing although the run finished {summary.epochs_completed} epoch(s); "
                           "training starts again from epoch 0 (the same seed gives the same result)", Note,
-                          stacklevel=3)
+                          stacklevel=4)
         return
     state, saved_digest = folder.read_checkpoint(run_dir, cfg.ensemble.members)
     if saved_digest != digest:
@@ -175,8 +180,7 @@ def _guarded(writer: RunWriter, fit: Fit, drive) -> Summary:
         raise  # marked by _drive
     except KeyboardInterrupt:
         if writer.finished:
-            raise InterruptedRun(f"interrupted after training finished; {writer.run_dir} is complete "
-                                 f"(status: {writer.summary.status})") from None
+            raise InterruptedRun(_complete(writer.run_dir, writer.summary.status)) from None
         writer.stop("interrupted")
         raise InterruptedRun(_interrupted(writer, fit)) from None
     except OSError as exc:  # WriteFailed from dlcc's writers; a bare OSError from any other write
@@ -198,12 +202,20 @@ def _guarded(writer: RunWriter, fit: Fit, drive) -> Summary:
         raise
 
 
-def _check_late_signal(interrupted, writer: RunWriter, summary: Summary) -> None:
-    """A signal that arrived after the last epoch: the run's files were completed, and the command
-    still ends as interrupted (exit 130), so a script or a shell loop stops here."""
-    if interrupted():
-        raise InterruptedRun(f"interrupted after training finished; {writer.run_dir} is complete "
-                             f"(status: {summary.status})")
+def _end(interrupted, run_dir: Path, summary: Summary, then, *rest):
+    """The run's files are complete. A signal that came while they were written still ends the
+    command as interrupted (exit 130), so a script or a shell loop stops here; otherwise then(run_dir)
+    (the API reads the folder back) runs with signals still caught, and one during it stops it at
+    once and ends the same way. Returns then(run_dir), or (run_dir, summary, *rest) without `then`."""
+    message = _complete(run_dir, summary.status)
+    with interrupted.immediately(message):
+        if interrupted():
+            raise InterruptedRun(message)
+        return (run_dir, summary, *rest) if then is None else then(run_dir)
+
+
+def _complete(run_dir: Path, status: str) -> str:
+    return f"interrupted after training finished; {run_dir} is complete (status: {status})"
 
 
 def _interrupted(writer: RunWriter, fit: Fit) -> str:
