@@ -8,8 +8,14 @@ needs the gradient; and a run must train to the same numbers either way, up to f
 
 from __future__ import annotations
 
+import ctypes
 import glob
+import importlib
 import os
+import signal
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -19,7 +25,9 @@ from dlcc.build import build_members, prepare
 from dlcc.optim import blas
 from dlcc.optim.optimizers import SGD
 from dlcc.training.trainer import Fit, Reporter
-from tests.conftest import TINY
+from tests.conftest import ROOT, TINY
+
+needs_blas = pytest.mark.skipif(not blas.available(), reason="this NumPy has no BLAS dlcc can fuse with: gemm_tn always declines")
 
 
 @pytest.fixture
@@ -42,7 +50,7 @@ def test_numpys_own_openblas_is_used_where_the_wheel_ships_it():
     shipped = glob.glob(os.path.join(os.path.dirname(np.__file__) + ".libs", "libscipy_openblas64_*"))
     if not shipped:
         pytest.skip("this NumPy does not ship scipy_openblas64_ (a distribution or conda build): NumPy route")
-    assert blas.fused(), "NumPy ships its OpenBLAS, but gemm_tn fell back to NumPy operations"
+    assert blas.available(), "NumPy ships its OpenBLAS, but gemm_tn fell back to NumPy operations"
     assert set(blas._GEMM) == {np.dtype(np.float32), np.dtype(np.float64)}
 
 
@@ -51,8 +59,8 @@ def test_gemm_tn_is_alpha_a_transposed_b_plus_beta_c(dtype, rtol):
     a, b = factors(128, 1000, 120, dtype)  # c of 120,000 elements: over MIN_SIZE
     c = np.random.default_rng(1).standard_normal((1000, 120)).astype(dtype)
     want = -0.07 * (a.astype(np.float64).T @ b.astype(np.float64)) + 0.9 * c.astype(np.float64)
-    assert blas.gemm_tn(a, b, c, alpha=-0.07, beta=0.9) is blas.fused()
-    if blas.fused():
+    assert blas.gemm_tn(a, b, c, alpha=-0.07, beta=0.9) is blas.available()
+    if blas.available():
         assert c.dtype == dtype
         np.testing.assert_allclose(c, want, rtol=rtol, atol=rtol * np.abs(want).max())
 
@@ -61,31 +69,31 @@ def test_gemm_tn_reads_row_slices_and_declines_what_it_should_not_touch(every_si
     a_wide, b = factors(64, 200, 50, np.float32)
     a = a_wide[:, 20:170]  # rows at a stride of 200 elements: BLAS reads it as is
     c = np.ones((150, 50), dtype=np.float32)
-    assert blas.gemm_tn(a, b, c, alpha=0.5, beta=-1.0) is blas.fused()
-    if blas.fused():
+    assert blas.gemm_tn(a, b, c, alpha=0.5, beta=-1.0) is blas.available()
+    if blas.available():
         want = 0.5 * (a.astype(np.float64).T @ b.astype(np.float64)) - 1.0
         np.testing.assert_allclose(c, want, rtol=1e-5, atol=1e-4)
+    read_only = np.ones((150, 50), np.float32)
+    read_only.flags.writeable = False  # BLAS would write through it anyway
     declined = [
         (np.asfortranarray(a), b, np.ones((150, 50), np.float32)),  # columns contiguous, not rows
-        (a[::2], b[::2], np.ones((150, 50), np.float32)),  # fine for BLAS, but check the shapes:
+        (a[:, ::-1], b, np.ones((150, 50), np.float32)),  # a negative stride
         (a, b[:32], np.ones((150, 50), np.float32)),  # k differs
         (a.astype(np.float64), b, np.ones((150, 50), np.float32)),  # dtypes differ
         (a, b, np.ones((50, 150), np.float32).T),  # c not C-contiguous
         (a, b, np.ones((150, 49), np.float32)),  # c the wrong shape
+        (a, b, read_only),
     ]
-    for x, bx, cx in declined[2:]:
+    for x, bx, cx in declined:
         before = cx.copy()
         assert blas.gemm_tn(x, bx, cx, alpha=0.5, beta=-1.0) is False
         np.testing.assert_array_equal(cx, before)
-    x, bx, cx = declined[0]
-    assert blas.gemm_tn(x, bx, cx, alpha=0.5, beta=-1.0) is False
 
 
-def test_gemm_tn_declines_small_arrays_and_a_missing_library(numpy_only):
+def test_gemm_tn_declines_when_no_library_was_found(numpy_only):
     a, b = factors(128, 1000, 120, np.float32)
     c = np.ones((1000, 120), np.float32)
     assert blas.gemm_tn(a, b, c, alpha=1.0, beta=1.0) is False and (c == 1).all()
-    assert not blas.fused()
 
 
 def test_small_arrays_are_left_to_numpy():
@@ -95,8 +103,61 @@ def test_small_arrays_are_left_to_numpy():
 
 
 def test_a_library_that_answers_wrong_is_not_used(monkeypatch):
-    monkeypatch.setattr(blas, "_GEMM", {np.dtype(np.float32): lambda *args: None})  # leaves c alone
-    assert not blas._self_test()
+    """At import, a gemm that leaves c alone fails the self-test and is dropped: gemm_tn declines."""
+
+    class Wrong:
+        argtypes = restype = None
+
+        def __call__(self, *args):
+            pass
+
+    class Library:
+        scipy_cblas_sgemm64_, scipy_cblas_dgemm64_ = Wrong(), Wrong()
+
+    monkeypatch.setattr(glob, "glob", lambda pattern: ["libscipy_openblas64_-stand-in.so"])
+    monkeypatch.setattr(ctypes, "CDLL", lambda path: Library())
+    try:
+        importlib.reload(blas)
+        assert not blas.available()
+        a, b = factors(128, 1000, 120, np.float32)
+        assert blas.gemm_tn(a, b, np.ones((1000, 120), np.float32), alpha=1.0, beta=1.0) is False
+    finally:
+        monkeypatch.undo()
+        importlib.reload(blas)
+
+
+@needs_blas
+def test_sgd_on_read_only_weights_raises_instead_of_crashing_the_interpreter(tmp_path):
+    """Unfused, SGD on read-only weights raises ValueError ("output array is read-only"); a BLAS call
+    would write into the read-only memory map and the process would die of SIGSEGV."""
+    script = textwrap.dedent(f"""
+        import numpy as np
+        from dlcc.optim.optimizers import SGD
+        np.save({str(tmp_path / "W.npy")!r}, np.zeros((1000, 120), np.float32))
+        W = np.load({str(tmp_path / "W.npy")!r}, mmap_mode="r")
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((8, 1000)).astype(np.float32)
+        delta = rng.standard_normal((8, 120)).astype(np.float32)
+        SGD(0.1).step({{"W": W}}, {{"W": np.empty((1000, 120), np.float32)}}, {{"W": (x, delta)}})
+    """)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode != -signal.SIGSEGV, "the interpreter crashed (SIGSEGV) inside the BLAS call"
+    assert "read-only" in done.stderr
+
+
+def test_nesterov_sgd_given_factors_makes_the_nesterov_update():
+    """The trainer gives Nesterov no factors; given some anyway, at a size BLAS would take, it must
+    still make Nesterov's update (theta += mu v - lr g), not classical momentum's."""
+    rng = np.random.default_rng(1)
+    W = rng.standard_normal((1000, 120)).astype(np.float32)  # 120,000 weights: over MIN_SIZE
+    with_factors, with_gradient = SGD(0.1, 0.9, nesterov=True), SGD(0.1, 0.9, nesterov=True)
+    p1, p2 = {"W": W.copy()}, {"W": W.copy()}
+    for step in range(3):
+        x, delta = factors(8, 1000, 120, np.float32, seed=10 + step)
+        with_factors.step(p1, {"W": np.empty_like(W)}, {"W": (x, delta)})
+        with_gradient.step(p2, {"W": x.T @ delta})
+    np.testing.assert_array_equal(p1["W"], p2["W"])
 
 
 @pytest.mark.parametrize("why", ["small", "no BLAS"])
@@ -122,7 +183,7 @@ def test_an_update_blas_declines_is_the_unfused_update_bit_for_bit(momentum, why
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
 def test_sgd_with_factors_follows_its_formula(momentum, every_size):
     """v = mu v - lr x^T delta, theta += v (plain SGD: theta -= lr x^T delta), in float64."""
-    if not blas.fused():
+    if not blas.available():
         pytest.skip("no BLAS to fuse with: the declined path is checked bit for bit above")
     rng = np.random.default_rng(3)
     theta = rng.standard_normal((50, 20))

@@ -53,6 +53,7 @@ class Dense:
         self.dW = np.zeros_like(W)
         self.db = np.zeros_like(b)
         self.ones = np.ones(0, dtype=W.dtype)  # grown to the batch size on first use
+        self.x = self.delta = None  # the last batch's input and dC/dz (forward, backward)
 
     @property
     def activation(self) -> str:
@@ -69,8 +70,8 @@ class Dense:
         """Given dC/da (or dC/dz when `fused`), fill self.dW, self.db and return dC/dx.
 
         The first layer skips dC/dx (`need_input_grad=False`): nobody uses it, and it costs a matmul.
-        With `weight_grad=False` dW is not computed: its factors self.x and self.delta are kept for
-        an optimizer that multiplies them inside its update (dlcc.optim.blas).
+        With `weight_grad=False` dW is not computed, and an optimizer multiplies its factors
+        self.x and self.delta inside its update (dlcc.optim.blas).
         """
         delta = self.delta = grad if fused else self.f.backward(self.dropout.backward(grad))
         if weight_grad:

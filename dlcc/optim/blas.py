@@ -74,8 +74,10 @@ def gemm_tn(a: np.ndarray, b: np.ndarray, c: np.ndarray, alpha: float, beta: flo
 def _gemm(a, b, c, alpha, beta) -> bool:
     gemm = _GEMM.get(c.dtype)
     lda, ldb = _lead(a, c.dtype), _lead(b, c.dtype)
-    if gemm is None or not (lda and ldb and c.flags.c_contiguous and a.shape[0] == b.shape[0]
-                            and c.shape == (a.shape[1], b.shape[1])):
+    # BLAS writes through c's address whatever NumPy's flags say: a read-only c (a memory map, a
+    # bytes buffer) would be changed or crash the process, so it is declined like any other.
+    if gemm is None or not (lda and ldb and c.flags.c_contiguous and c.flags.writeable and c.flags.aligned
+                            and a.shape[0] == b.shape[0] and c.shape == (a.shape[1], b.shape[1])):
         return False
     # Row-major C (m, n) = alpha * A^T B + beta * C with A stored (k, m) and B stored (k, n).
     (k, m), n = a.shape, b.shape[1]
@@ -83,7 +85,7 @@ def _gemm(a, b, c, alpha, beta) -> bool:
     return True
 
 
-def fused() -> bool:
+def available() -> bool:
     """Whether gemm_tn can call BLAS here (False: it always declines)."""
     return bool(_GEMM)
 

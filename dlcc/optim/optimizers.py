@@ -142,8 +142,9 @@ class SGD(Optimizer):
     Factors. A weight matrix's gradient may come as its two factors, g = x^T delta
     (`factors[name] = (x, delta)`, from Network.backward(weight_grads=False)); the product then
     happens inside the update, in one BLAS call: v = (-lr) x^T delta + mu v, or for plain SGD
-    theta = (-lr) x^T delta + theta (dlcc.optim.blas). Nesterov's line needs g itself, so it
-    takes no factors.
+    theta = (-lr) x^T delta + theta (dlcc.optim.blas). Nesterov's line needs g itself, so the
+    trainer gives it no factors (given some, it multiplies them into g first, as it does wherever
+    BLAS declines).
     """
 
     def __init__(self, lr: float, momentum: float = 0.0, nesterov: bool = False) -> None:
@@ -155,33 +156,43 @@ class SGD(Optimizer):
         self.takes_factors = not nesterov
 
     def step(self, params, grads, factors=None):
-        lr, mu = self.lr, self.momentum
-        factors = factors or {}
-        if mu > 0:
+        if self.momentum > 0:
             self._create_state(params)
-        for name in params:
-            if name in factors:
+        for name, theta in params.items():
+            if factors and name in factors:
                 x, delta = factors[name]
-                if mu == 0 and blas.gemm_tn(x, delta, params[name], alpha=-lr, beta=1.0):
-                    continue  # theta = (-lr) x^T delta + theta
-                if mu > 0 and blas.gemm_tn(x, delta, self.state["v"][name], alpha=-lr, beta=mu):
-                    for theta, v in blocks(params[name], self.state["v"][name]):
-                        theta += v  # after v = (-lr) x^T delta + mu v
+                if not self.nesterov and self._fused_step(name, theta, x, delta):
                     continue
-                np.matmul(x.T, delta, out=grads[name])  # not fused (small, or no BLAS): g, as usual
-            if mu == 0:
-                for theta, g in blocks(params[name], grads[name]):
-                    theta -= lr * g
-                continue
-            for theta, g, v in blocks(params[name], grads[name], self.state["v"][name]):
-                v *= mu
-                v -= lr * g
-                if self.nesterov:
-                    theta += mu * v - lr * g
-                else:
-                    theta += v
-        if mu > 0:
+                np.matmul(x.T, delta, out=grads[name])  # not fused (small, Nesterov, no BLAS): g, as usual
+            self._step(name, theta, grads[name])
+        if self.momentum > 0:
             self._count_step()
+
+    def _fused_step(self, name, theta, x, delta) -> bool:
+        """The update with g = x^T delta multiplied inside it, one BLAS call; False if BLAS declined."""
+        lr, mu = self.lr, self.momentum
+        if mu == 0:
+            return blas.gemm_tn(x, delta, theta, alpha=-lr, beta=1.0)  # theta = (-lr) x^T delta + theta
+        v = self.state["v"][name]
+        if not blas.gemm_tn(x, delta, v, alpha=-lr, beta=mu):  # v = (-lr) x^T delta + mu v
+            return False
+        theta += v
+        return True
+
+    def _step(self, name, theta, g) -> None:
+        """The update from the gradient g, block by block (`blocks`)."""
+        lr, mu = self.lr, self.momentum
+        if mu == 0:
+            for theta_b, g_b in blocks(theta, g):
+                theta_b -= lr * g_b
+            return
+        for theta_b, g_b, v in blocks(theta, g, self.state["v"][name]):
+            v *= mu
+            v -= lr * g_b
+            if self.nesterov:
+                theta_b += mu * v - lr * g_b
+            else:
+                theta_b += v
 
 
 class AdaGrad(Optimizer):
