@@ -126,6 +126,20 @@ def test_set_can_fill_a_null_section_and_switch_optimizer(tiny_raw):
     assert cfg.optimizer.name == "adam"
 
 
+def test_set_into_a_section_the_config_leaves_out_keeps_its_default_variant(tiny_raw):
+    """A config without `optimizer:` trains with SGD; `--set optimizer.lr=...` used to build the
+    section as {lr: ...} alone, which names no variant ("Unable to extract tag using discriminator")."""
+    del tiny_raw["optimizer"]
+    cfg = config.parse(tiny_raw, overrides=["optimizer.lr=0.5", "optimizer.momentum=0.9"])
+    assert (cfg.optimizer.name, cfg.optimizer.lr, cfg.optimizer.momentum) == ("sgd", 0.5, 0.9)
+    assert "optimizer.lr: Input should be greater than 0" in errors_for(tiny_raw, "optimizer.lr=-1")
+    tiny_raw["model"].pop("init", None)
+    cfg = config.parse(tiny_raw, overrides=["model.init.weights=normal", "model.init.weights.std=0.5"])
+    assert cfg.model.init.weights.std == 0.5
+    message = errors_for(tiny_raw, "model.init.biases.value=0.1")  # biases default to zeros, by name
+    assert "model.init.biases: 'value' does not apply to initializer 'zeros'" in message
+
+
 @pytest.mark.parametrize(
     "override, expected",
     [

@@ -93,6 +93,11 @@ def apply_overrides(raw: dict, resolved: Config, overrides, source: str, notes: 
                 node[index] = copy.deepcopy(value)  # never the caller's own dict: later keys write into it
                 break
             child = node[index] if _has(node, index) else None
+            default = known[index] if isinstance(known, (list, dict)) and _has(known, index) else None
+            if child is None and isinstance(default, dict) and "name" in default:
+                child = {"name": default["name"]}  # a variant left at its default: keep which one it is
+            elif child is None and isinstance(default, str):
+                child = default  # an initializer left at its default, by name
             if isinstance(child, str):
                 child = {"name": child}
             elif child is None:
