@@ -473,7 +473,10 @@ def predict(
       dlcc predict runs/mnist-mlp-20261124-101500 t10k-images-idx3-ubyte.gz --json
     """
     from dlcc.runs.folder import dumps
+    from dlcc.runs.outputs import check_output
 
+    if out is not None:  # before the work: never the input, nor a file of a run folder or the cache
+        check_output(out, [input_])
     result = _load_runs([run_dir])[0].predictions(input_)
     text = dumps(result.to_json(proba)) + "\n" if json_out else result.to_csv(proba)
     if out is None:

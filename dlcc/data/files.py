@@ -61,15 +61,16 @@ def csv_table(o: CsvOptions, rng: np.random.Generator) -> Loaded:
                   auto_labels=where if o.task == "auto" and target_cells.dtype.kind == "f" and classes else None)
 
 
-def read_csv(path: Path, delimiter: str = ",", header: bool = True, key: str = "data.options.path"
+def read_csv(path: Path, delimiter: str = ",", header: bool = True, key: str | None = "data.options.path"
              ) -> tuple[list[str], np.ndarray]:
     """(column names, the cells as an (n, columns) array of str); without a header the columns are
-    named by their index. Blank lines are skipped; a row of another width is an error naming it."""
+    named by their index. Blank lines are skipped; a row of another width is an error naming it.
+    key: the config key that named the file, for messages (None: the file was given directly)."""
     try:
         with path.open(newline="") as handle:
             rows = [row for row in csv.reader(handle, delimiter=delimiter) if row]
     except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise DataError(f"{key}: cannot read {path} ({error})") from None
+        raise DataError(f"{key}: cannot read {path} ({error})" if key else f"{path}: cannot read it ({error})") from None
     names = rows.pop(0) if header and rows else None
     if not rows:
         raise DataError(f"{path}: no data rows")
@@ -109,7 +110,9 @@ def not_a_file(path: Path) -> str | None:
     if path.is_file():
         return None
     return ("is a folder, not a file" if path.is_dir() else
-            "is not a regular file (a pipe or a device)" if path.exists() else "no such file")
+            "is not a regular file (a pipe or a device)" if path.exists() else
+            "is a symbolic link to nothing (a loop of links, or its target is gone)" if path.is_symlink() else
+            "no such file")
 
 
 def target_index(target: str | int, names: list[str], header: bool, path: Path) -> int:

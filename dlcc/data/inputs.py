@@ -10,14 +10,20 @@ What the trained network expects (InputSpec) decides how a file is read:
 - CSV otherwise: d columns of features, or d + 1 with the target last; a first row without any
   number in it is a header.
 - .npz: array x (n, ...) reshaped to (n, d), and y if present; read with allow_pickle=False.
-- IDX (gzip-compressed or not): images (n, rows, cols); image datasets scale them as training did
-  (x = pixel / 255). For scoring, the labels file beside it (t10k-images -> t10k-labels) is y.
+- IDX (gzip-compressed or not): images (n, rows, cols). For scoring, the labels file beside it
+  (t10k-images -> t10k-labels) is y.
+A run trained on an image dataset takes pixels as training saw them (`pixels`): whole-number
+pixels 0..255 (an IDX file, a uint8 array) are scaled x = pixel / 255, as training did; pixels
+that are already floating point must lie in [0, 1], so raw 0..255 values are never silently fed
+to a network trained on [0, 1].
 Every problem is a DataError naming the file, and the line and column where there is one.
 """
 
 from __future__ import annotations
 
 import gzip
+import io
+import math
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,10 +32,12 @@ import numpy as np
 
 from dlcc.data.files import is_number, label_name, load_npz, not_a_file, numeric_columns, read_csv
 from dlcc.data.idx import parse_idx
+from dlcc.data.pixels import to_float32
 from dlcc.errors import DataError
 
 CSV_SUFFIXES = {".csv": ",", ".tsv": "\t", ".txt": ","}
 GZIP_MAGIC = b"\x1f\x8b"
+MAX_IDX_BYTES = 4 << 30  # decompressed: the whole MNIST training set is 47 MB; a gzip bomb is far more
 
 
 @dataclass(frozen=True)
@@ -80,7 +88,7 @@ def read_inputs(path: str | Path, spec: InputSpec, with_targets: bool = False) -
 
 
 def _csv(path: Path, spec: InputSpec, delimiter: str) -> Table:
-    names, table = read_csv(path, delimiter, header=False, key=str(path))
+    names, table = read_csv(path, delimiter, header=False, key=None)
     header = not any(is_number(cell) for cell in table[0])  # names, not values (a label may be text)
     if header:
         names, table = [str(cell) for cell in table[0]], table[1:]
@@ -106,6 +114,8 @@ def _csv(path: Path, spec: InputSpec, delimiter: str) -> Table:
         columns = list(range(spec.width))
         target = spec.width if len(names) == spec.width + 1 else None
     x = numeric_columns(table, columns, names, path, first_line)
+    if spec.images:
+        x = pixels(x, str(path))
     y = None if target is None else table[:, target]
     if y is not None and all(is_number(cell) for cell in y):
         y = y.astype(np.float64)
@@ -122,7 +132,8 @@ def _npz(path: Path, spec: InputSpec) -> Table:
         raise DataError(f"{path}: x has dtype {x.dtype}, shape {x.shape}; expected numbers (n, ...), n >= 1")
     if y is not None and y.ndim == 0:
         raise DataError(f"{path}: y is a single value (shape ()); expected one target per example")
-    x = _check_width(x.reshape(len(x), -1).astype(np.float64), spec, f"{path}: x")
+    x = x.reshape(len(x), -1)
+    x = _check_width(pixels(x, f"{path}: x") if spec.images else x.astype(np.float64), spec, f"{path}: x")
     if y is not None and len(y) != len(x):
         raise DataError(f"{path}: x has {len(x)} examples but y has {len(y)}")
     return Table(x, y, path, "array y")
@@ -130,13 +141,10 @@ def _npz(path: Path, spec: InputSpec) -> Table:
 
 def _idx(path: Path, spec: InputSpec, with_targets: bool) -> Table:
     images = _parse(path)
-    if images.ndim < 2:
-        raise DataError(f"{path}: an IDX file of shape {images.shape}; expected images (n, rows, cols)")
-    x = images.reshape(len(images), -1)
-    if spec.images:
-        x = x.astype(np.float32)
-        x /= 255
-    x = _check_width(x if spec.images else x.astype(np.float64), spec, str(path))
+    if images.ndim < 2 or len(images) == 0:
+        raise DataError(f"{path}: an IDX file of shape {images.shape}; expected images (n, rows, cols), n >= 1")
+    x = images.reshape(len(images), math.prod(images.shape[1:]))
+    x = _check_width(pixels(x, str(path)) if spec.images else x.astype(np.float64), spec, str(path))
     y = None
     labels = path.with_name(path.name.replace("images-idx3", "labels-idx1"))
     if with_targets and labels != path:
@@ -158,11 +166,33 @@ def _read(path: Path) -> bytes:
 
 def _parse(path: Path) -> np.ndarray:
     raw = _read(path)
-    try:
-        data = gzip.decompress(raw) if raw[:2] == GZIP_MAGIC else raw
+    if raw[:2] != GZIP_MAGIC:
+        return parse_idx(raw, str(path))
+    try:  # read at most MAX_IDX_BYTES: a small file may unpack to more than the memory holds
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as unpacked:
+            data = unpacked.read(MAX_IDX_BYTES + 1)
     except (EOFError, zlib.error, gzip.BadGzipFile) as error:
         raise DataError(f"{path}: cannot decompress it ({error})") from None
+    if len(data) > MAX_IDX_BYTES:
+        raise DataError(f"{path}: unpacks to more than {MAX_IDX_BYTES:,} bytes; not an image file dlcc reads")
     return parse_idx(data, str(path))
+
+
+def pixels(x: np.ndarray, where: str) -> np.ndarray:
+    """Image rows (n, d) as a network trained on an image dataset takes them: whole numbers
+    0..255 -> x = pixel / 255 (float32, training's arithmetic); floating point: already in [0, 1]."""
+    if x.dtype.kind in "iu":
+        if x.size and (x.min() < 0 or x.max() > 255):
+            raise DataError(f"{where}: pixel values {x.min()}..{x.max()}; whole-number pixels must be 0..255")
+        return to_float32(x)
+    x = x.astype(np.float32 if x.dtype.kind == "b" else x.dtype, copy=False)
+    finite = x[np.isfinite(x)]  # NaN and infinity: _check_width names the cell
+    low, high = (finite.min(), finite.max()) if finite.size else (0, 0)
+    if low < 0 or high > 1:
+        raise DataError(f"{where}: pixel values {low:g}..{high:g}; this run was trained on images scaled to "
+                        "[0, 1] (x = pixel / 255): divide by 255, or give whole-number pixels 0..255 "
+                        "(uint8) and dlcc scales them")
+    return x
 
 
 def _check_width(x: np.ndarray, spec: InputSpec, where: str) -> np.ndarray:

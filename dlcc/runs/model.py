@@ -15,6 +15,7 @@ CSV file edited in place) and the run's numbers could not be reproduced.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -28,7 +29,7 @@ from dlcc.errors import ConfigError, RunDamaged, RunError
 from dlcc.nn.ensemble import Ensemble
 from dlcc.nn.network import Network
 from dlcc.runs import folder
-from dlcc.runs.read import RunFolder
+from dlcc.runs.read import RunFolder, model_absence
 
 
 @dataclass(frozen=True)
@@ -185,4 +186,6 @@ def _why_no_model(run: RunFolder) -> str:
         return "training diverged, so no model was saved"
     if run.status == "running":
         return "training has not finished, or was killed"
+    if os.path.lexists(run.path / folder.MODEL):
+        return f"model.npz {model_absence(run.path)}; the run folder is damaged"
     return "the file was deleted or never written"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dlcc.data.inputs import read_inputs
+from dlcc.data.inputs import pixels, read_inputs
 from dlcc.errors import DataError
 from dlcc.nn.metrics import predict as forward_all
 from dlcc.nn.metrics import predicted_classes
@@ -105,7 +105,7 @@ def features(model: Model, x) -> tuple[np.ndarray, str | None]:
                         f"({x.dtype}); one example is x[None, :], a file is given by its path")
     if not np.isfinite(x).all():  # as for a file's features: a NaN would come out as a prediction
         raise DataError("x: holds NaN or infinity; features must be finite numbers")
-    return x, None
+    return (pixels(x, "x") if model.spec.images else x), None  # uint8 pixels scaled as training did
 
 
 def predictions(model: Model, x) -> Predictions:
@@ -114,8 +114,8 @@ def predictions(model: Model, x) -> Predictions:
     with np.errstate(over="ignore", invalid="ignore"):  # said below, once, in words
         a = forward_all(model.net, model.inputs(x))
     if not np.isfinite(a).all():  # finite inputs, but too large for float32 arithmetic (1e38, say)
-        raise DataError(f"x: the network's outputs overflowed for inputs as large as {np.abs(x).max():.3g}; "
-                        "features must be of the size the run was trained on")
+        raise DataError(f"{source or 'x'}: the network's outputs overflowed for inputs as large as "
+                        f"{np.abs(x).max():.3g}; features must be of the size the run was trained on")
     if model.classification:
         if a.shape[1] == 1:  # one sigmoid unit: p(class 1)
             a = np.hstack([1 - a, a])

@@ -13,6 +13,7 @@ After `dlcc train --resume`, an epoch may appear twice in metrics.csv; the later
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -22,6 +23,7 @@ import yaml
 from dlcc import config as config_mod
 from dlcc.config import yaml_load
 from dlcc.config.safe_yaml import problem
+from dlcc.data.files import not_a_file
 from dlcc.errors import ConfigError, RunDamaged, RunError
 from dlcc.runs import best, folder, lock, validate
 from dlcc.runs.folder import FINISHED, Summary
@@ -193,6 +195,13 @@ def _check_config(config: dict, path: Path) -> None:
 OLDER_DEFAULTS = {("data", "standardize_targets"): False}
 
 
+def model_absence(path: Path) -> str:
+    """Why a run folder has no model.npz to read, in words: "is missing", or what is in its place
+    (a folder, a pipe, a link that leads nowhere)."""
+    model = path / folder.MODEL
+    return not_a_file(model) if os.path.lexists(model) else "is missing"
+
+
 def _partial_notes(summary: Summary, rows: list[dict], has_model: bool, path: Path) -> list[str]:
     notes = []
     status = summary.status
@@ -209,5 +218,5 @@ def _partial_notes(summary: Summary, rows: list[dict], has_model: bool, path: Pa
         notes.append(f"metrics.csv ends at epoch {last} but summary.json reports {done}; "
                      f"compared up to epoch {last}")
     if not has_model and status in FINISHED:
-        notes.append("model.npz is missing: the run cannot be evaluated or plotted as a model")
+        notes.append(f"model.npz {model_absence(path)}: the run cannot be evaluated or plotted as a model")
     return notes
