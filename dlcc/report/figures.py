@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dlcc.errors import RunError
 from dlcc.report import plots
+from dlcc.report.figtext import shorten
 
 KINDS = ("curves", "gradients", "boundary", "predictions")
 
@@ -28,7 +29,7 @@ def figure(folders, kind: str = "curves", groups=(), models=None):
         from dlcc.runs.model import load_model
 
         models = [load_model(f) for f in folders]
-    labels = [f.label for f in folders]
+    labels = [shorten(f.label) for f in folders]  # panel titles: a 200-character folder name would overrun
     if kind == "boundary":
         from dlcc.runs.boundary import surface
 

@@ -11,11 +11,14 @@ import base64
 import html
 import io
 
+LONG_WORD = 40  # characters: a table cell with a longer word may wrap inside it
+
 CSS = """
 :root { --ink: #1d2330; --muted: #5b6473; --line: #d9dde3; --soft: #f4f6f8; --accent: #1f5fae; }
 * { box-sizing: border-box; }
 body { margin: 0; color: var(--ink); background: #fff; line-height: 1.45;
-       font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; }
+       font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif;
+       overflow-wrap: anywhere; }  /* a 250-character run folder name wraps instead of widening the page */
 main, header, footer { max-width: 1180px; margin: 0 auto; padding: 0 24px; }
 header { padding-top: 28px; border-bottom: 1px solid var(--line); }
 h1 { font-size: 26px; margin: 0 0 4px; }
@@ -23,11 +26,14 @@ h2 { font-size: 20px; margin: 34px 0 10px; padding-bottom: 4px; border-bottom: 1
 h3 { font-size: 16px; margin: 22px 0 8px; }
 .meta, .note, figcaption { color: var(--muted); font-size: 13px; }
 nav { margin: 12px 0 16px; font-size: 14px; }
-nav a { color: var(--accent); text-decoration: none; margin-right: 14px; white-space: nowrap; }
+nav a { color: var(--accent); text-decoration: none; margin-right: 14px; display: inline-block; max-width: 100%; }
 table { border-collapse: collapse; margin: 8px 0 14px; font-size: 14px; }
-th, td { padding: 4px 10px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
+th, td { padding: 4px 10px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top;
+         overflow-wrap: normal; }  /* cells break between words: no column is squeezed to letters */
 th { background: var(--soft); font-weight: 600; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { white-space: nowrap; }
+td.long { overflow-wrap: anywhere; min-width: 16em; }  /* but a word longer than LONG_WORD may wrap */
 tr.best td { font-weight: 600; }
 .kv th { background: none; color: var(--muted); font-weight: normal; white-space: nowrap; }
 .cols { display: flex; flex-wrap: wrap; gap: 0 40px; align-items: flex-start; }
@@ -65,7 +71,8 @@ def esc(value) -> str:
 
 def page(title: str, subtitle: str, sections: list[tuple[str, str, str]], footer: str) -> str:
     """A whole document; sections are (anchor id, heading, body html)."""
-    nav = "".join(f'<a href="#{esc(anchor)}">{esc(heading)}</a>' for anchor, heading, _ in sections)
+    # spaces between the links: the only places a line of them may break
+    nav = " ".join(f'<a href="#{esc(anchor)}">{esc(heading)}</a>' for anchor, heading, _ in sections)
     body = "\n".join(f'<section id="{esc(anchor)}">\n<h2>{esc(heading)}</h2>\n{content}\n</section>'
                      for anchor, heading, content in sections)
     return (
@@ -94,7 +101,8 @@ def table(header: list[str], rows: list[list], numeric: set[int] = frozenset(), 
     """An HTML table; cells are escaped unless they are `Raw`; columns in `numeric` right-aligned."""
     def cell(tag: str, i: int, value) -> str:
         text = value.html if isinstance(value, Raw) else esc(value)
-        attr = ' class="num"' if i in numeric else ""
+        kinds = [k for k, on in (("num", i in numeric), ("long", tag == "td" and _long(value))) if on]
+        attr = f' class="{" ".join(kinds)}"' if kinds else ""
         return f"<{tag}{attr}>{text}</{tag}>"
 
     head = "".join(cell("th", i, h) for i, h in enumerate(header))
@@ -110,8 +118,7 @@ def key_values(pairs: list[tuple[str, object]], columns: int = 2) -> str:
     per = -(-len(pairs) // columns) or 1
     tables = []
     for start in range(0, len(pairs), per):
-        rows = "".join(f"<tr><th>{esc(k)}</th><td>{v.html if isinstance(v, Raw) else esc(v)}</td></tr>"
-                       for k, v in pairs[start:start + per])
+        rows = "".join(f"<tr><th>{esc(k)}</th>{_td(v)}</tr>" for k, v in pairs[start:start + per])
         tables.append(f'<table class="kv"><tbody>{rows}</tbody></table>')
     return '<div class="cols">' + "".join(tables) + "</div>"
 
@@ -128,6 +135,16 @@ class Raw:
 
     def __init__(self, html_text: str):
         self.html = html_text
+
+
+def _long(value) -> bool:
+    """A cell holding a word too long to keep whole (a run folder's path, a 200-character name)."""
+    return not isinstance(value, Raw) and any(len(word) > LONG_WORD for word in str(value).split())
+
+
+def _td(value) -> str:
+    attr = ' class="long"' if _long(value) else ""
+    return f"<td{attr}>{value.html if isinstance(value, Raw) else esc(value)}</td>"
 
 
 def status(value: str) -> Raw:

@@ -20,6 +20,7 @@ from dlcc.report.html import Raw, cards, esc, figure, key_values, page, status, 
 from dlcc.runs import sweepdir
 from dlcc.runs.compare import compare, to_json
 from dlcc.runs.read import RunFolder, read
+from dlcc.runs.stats import format_p
 from dlcc.runs.sweeplabels import label_for
 from dlcc.version import __version__
 
@@ -186,7 +187,7 @@ def _comparison(runs: list[RunFolder]) -> str:
     if c["groups"]:
         rows = [[g["rank"] or "", g["label"], g["n"], _pm(metric, g["mean"], g["std"]),
                  "" if not g.get("ci95") else f"{_fmt(metric, g['ci95'][0])} to {_fmt(metric, g['ci95'][1])}",
-                 "" if g.get("p_value") is None else f"{g['p_value']:.2g}", g["verdict"]] for g in c["groups"]]
+                 "" if g.get("p_value") is None else format_p(g["p_value"]), g["verdict"]] for g in c["groups"]]
         body += "<h3>Groups of runs that differ only in seed</h3>" + table(
             ["rank", "group", "n", f"best {metric} mean \u00b1 std", "95% CI", "p vs best", "verdict"], rows,
             {0, 2, 3, 5}, classes=["best" if g["outcome"] == "best" else "" for g in c["groups"]])

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from dlcc import atomic
 from dlcc.errors import DlccError
+from dlcc.report.figtext import fit_title, shorten
 from dlcc.runs.compare import aligned, curve, group_curve
 from dlcc.runs.sweeplabels import label_for
 from dlcc.runs.sweepstats import sweep_stats
@@ -114,10 +115,10 @@ def curves(runs, groups=()):
                 color = colors[k % len(colors)]
                 label = label if (metric == metrics[1] and ax is axes[0][0]) else None
                 if len(members) == 1:
-                    ax.plot(*_points(epochs, values[members[0]]), style, color=color, label=label, linewidth=1.6)
+                    _line(ax, _points(epochs, values[members[0]]), style, color=color, label=label, linewidth=1.6)
                     continue
                 mean, std = group_curve([values[i] for i in members])
-                ax.plot(*_points(epochs, mean), style, color=color, linewidth=2.4, label=label)
+                _line(ax, _points(epochs, mean), style, color=color, linewidth=2.4, label=label)
                 _band(ax, epochs, mean, std, [values[i] for i in members], color)
         if title == "loss" and _all_positive(ax):
             ax.set_yscale("log")
@@ -139,13 +140,19 @@ def legend_below(fig, ax, extra=()) -> None:
     for style, text in extra:
         handles.append(Line2D([], [], linestyle=style, color="0.3"))
         labels.append(text)
-    if handles:
-        fig.legend(handles, labels, loc="outside lower center", ncol=min(len(handles), 4), frameon=False)
+    ncol = min(len(handles), 4)
+    while handles:  # fewer columns until it fits: long run names would run past both edges
+        legend = fig.legend(handles, labels, loc="outside lower center", ncol=ncol, frameon=False)
+        if ncol == 1 or legend.get_window_extent().width <= 0.98 * fig.bbox.width:
+            return
+        legend.remove()
+        ncol -= 1
 
 
 def _name(run, seed: bool = True) -> str:
-    """A run's swept values when it belongs to a sweep (lr=0.1, seed=2), else its folder's name."""
-    return label_for(run.path, seed=seed) or run.label
+    """A run's swept values when it belongs to a sweep (lr=0.1, seed=2), else its folder's name,
+    shortened to fit a legend or a panel's title."""
+    return shorten(label_for(run.path, seed=seed) or run.label)
 
 
 def _band(ax, epochs, mean, std, member_values, color) -> None:
@@ -190,7 +197,7 @@ def boundary(surfaces: list, labels: list[str]):
     fitted curve over the data; the splits' legend below the panels."""
     fig, axes = boundary_axes(len(surfaces))
     for ax, s, label in zip(axes, surfaces, labels):
-        draw_surface(ax, s, label)
+        draw_surface(ax, s, shorten(label))
     legend_below(fig, axes[0])
     return fig
 
@@ -274,23 +281,8 @@ def sweep(definition: dict, results: list[dict], metric: str | None = None):
     best = stats.best
     spread = f" ± {_fmt(stats.metric, best.std)}" if best.std is not None else ""
     lines.append(f"best (star): {best.label}, {_fmt(stats.metric, best.mean)}{spread} over {best.n} seed(s)")
-    _fit_title(fig, lines)
+    fit_title(fig, lines)
     return fig
-
-
-def _fit_title(fig, lines: list[str]) -> None:
-    """fig.suptitle of `lines`, each wrapped to the figure's width (matplotlib cuts a wider one off
-    at both edges): a sweep's name, its left-out runs and its best point's label can be long."""
-    import textwrap
-
-    title = fig.suptitle("\n".join(lines))
-    width = max(len(line) for line in lines)
-    for _ in range(8):  # each pass narrows by the measured overflow; a pass or two in practice
-        overflow = title.get_window_extent().width / (0.96 * fig.bbox.width)
-        if overflow <= 1 or width <= 10:
-            return
-        width = max(10, min(width - 1, int(width / overflow)))
-        title.set_text("\n".join(textwrap.fill(line, width) for line in lines))
 
 
 def _sweep_panel(ax, panel, best, most: int) -> None:
@@ -342,6 +334,11 @@ def _left_out(excluded: dict) -> str:
 def _points(epochs, values):
     pairs = [(e, v) for e, v in zip(epochs, values) if v is not None]
     return ([e for e, _ in pairs], [v for _, v in pairs]) if pairs else ([], [])
+
+
+def _line(ax, points, style: str, **kwargs) -> None:
+    """A curve; one epoch of it (a 1-epoch run's training loss) as a dot, which a line cannot show."""
+    ax.plot(*points, style, marker="o" if len(points[0]) == 1 else None, **kwargs)
 
 
 def _all_positive(ax) -> bool:

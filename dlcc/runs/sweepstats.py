@@ -3,9 +3,11 @@ metric-against-parameter figure draws (no drawing here; report/plots.py draws `S
 
     runs counted   those whose status is completed or early_stopped and that recorded the metric;
                    the others are left out and counted by status (`excluded`)
-    mean, std      over a point's counted runs (its seeds); std is the sample std (n - 1), None for n < 2
-    best point     the highest mean of an accuracy, the lowest of a loss; an accuracy tie is broken
-                   by the mean of the matching loss, then by the point that comes first
+    mean, std      over a point's counted runs (its seeds); std is the sample std (n - 1), None for n < 2,
+                   both computed as `dlcc compare` computes them (runs/stats.py)
+    best point     the highest mean of an accuracy, the lowest of a loss; means equal to 12 digits are
+                   a tie, broken by the mean of the matching loss, then by the point that comes first:
+                   the rule of stats.rank, so the plot's star and compare's best group agree
     panels         one per swept key (`variant` first for named variants): x = the key's values,
                    one series per combination of the other swept keys; keys that would give more
                    than MAX_SERIES series or a lone point per series (random draws) are not split
@@ -14,11 +16,11 @@ metric-against-parameter figure draws (no drawing here; report/plots.py draws `S
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-import numpy as np
-
 from dlcc.errors import RunError
+from dlcc.runs import stats
 from dlcc.runs.compare import higher_is_better, tie_breaker
 from dlcc.runs.folder import FINISHED
 from dlcc.runs.sweeplabels import axis_keys, format_value, point_label, short_names
@@ -107,7 +109,7 @@ def sweep_stats(definition: dict, results: list[dict], metric: str | None = None
     for row in results:
         if row.get("status") not in FINISHED:
             excluded[row.get("status") or "pending"] = excluded.get(row.get("status") or "pending", 0) + 1
-        elif row.get(metric) is None:
+        elif not stats.finite([row.get(metric)]):  # empty, or a NaN typed into results.csv
             excluded["no value"] = excluded.get("no value", 0) + 1
         else:
             by_point.setdefault(row.get("point"), []).append(row)
@@ -123,8 +125,8 @@ def _point(point: dict, rows: list[dict], metric: str, keys, names) -> PointStat
     values = [r[metric] for r in rows]
     label = point_label(point, keys, names) or point["id"]
     return PointStat(id=point["id"], variant=point.get("variant"), values=dict(point.get("values") or {}),
-                     label=label, n=len(values), mean=float(np.mean(values)) if values else None,
-                     std=float(np.std(values, ddof=1)) if len(values) > 1 else None)
+                     label=label, n=len(values), mean=stats.mean(values) if values else None,
+                     std=stats.sample_std(values) if len(values) > 1 else None)
 
 
 def _best(points, by_point: dict, metric: str) -> PointStat | None:
@@ -134,11 +136,10 @@ def _best(points, by_point: dict, metric: str) -> PointStat | None:
     sign = -1 if higher_is_better(metric) else 1
     other = tie_breaker(metric)
 
-    def rank(k_p):
+    def rank(k_p):  # float noise must not split a tie: (0.95 + 0.85 + 0.9) / 3 is 0.8999999999999999
         k, p = k_p
-        loss = [r.get(other) for r in by_point[p.id]] if other else []
-        loss_mean = float(np.mean(loss)) if loss and None not in loss else np.inf
-        return sign * p.mean, loss_mean, k
+        loss = stats.summarize([r.get(other) for r in by_point[p.id]]) if other else None
+        return sign * stats.rounded(p.mean), math.inf if loss is None else stats.rounded(loss.mean), k
 
     return min(enumerate(scored), key=rank)[1]
 
