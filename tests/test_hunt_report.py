@@ -153,3 +153,30 @@ def test_long_run_names_are_shortened_and_the_legend_fits_the_figure(tmp_path):
     assert legend.get_window_extent().width <= fig.bbox.width
     assert shorten("a" * 30 + "b" * 100 + "-20261201-101500").endswith("-20261201-101500")
     assert shorten("short") == "short" and len(shorten(LONG)) == MAX_LABEL
+
+
+@pytest.mark.parametrize("command", [
+    ["plot", "{a}", "--out", "{a}/model.npz"],
+    ["plot", "{a}", "--kind", "boundary", "--out", "{a}/metrics.csv"],
+    ["compare", "{a}", "{b}", "--plot", "{b}/summary.json"],
+    ["report", "{a}", "{b}", "--out", "{a}/config.yaml"],
+])
+def test_plot_compare_and_report_never_write_over_a_run_folders_own_files(tmp_path, command):
+    """An --out (or --plot) inside a run folder may add a file, never replace model.npz and the rest."""
+    from typer.testing import CliRunner
+
+    from dlcc import config
+    from dlcc.cli import app
+    from tests.conftest import TINY, train
+
+    a, _ = train(config.parse({**TINY, "name": "a"}), tmp_path / "runs")
+    b, _ = train(config.parse({**TINY, "name": "b", "seed": 1}), tmp_path / "runs")
+    args = [part.format(a=a, b=b) for part in command]
+    target = Path(args[-1])
+    before = target.read_bytes()
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "would be replaced; give another file name" in result.output
+    assert target.read_bytes() == before
+    added = CliRunner().invoke(app, [*args[:-1], str(a / "figure.png" if command[0] != "report" else a / "r.html")])
+    assert added.exit_code == 0, added.output  # a new file in the folder is the user's choice

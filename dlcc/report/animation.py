@@ -14,6 +14,7 @@ from pathlib import Path
 from dlcc import atomic
 from dlcc.errors import DlccError
 from dlcc.report.plots import DPI, boundary_axes, draw_surface, legend_below, styled
+from dlcc.runs.outputs import check_output
 
 SECONDS = 8.0      # the whole animation plays in about this long ...
 FPS = (2, 20)      # ... at a frame rate within these bounds
@@ -28,6 +29,7 @@ def boundary_gif(frames: list, label: str, out: Path) -> Path:
     out = Path(out)
     if out.suffix.lower() != ".gif":
         raise DlccError(f"{out}: --animate writes a GIF; give --out FILE.gif")
+    check_output(out, flag=None)  # never over a run folder's own files or the dataset cache
     fps = int(min(max(round(len(frames) / SECONDS), FPS[0]), FPS[1]))
     fig, (ax,) = boundary_axes(1)
     restored = any(epoch > frames[-1][0] for epoch, _ in frames[:-1])

@@ -19,6 +19,7 @@ from dlcc.report import plots
 from dlcc.report.html import Raw, cards, esc, figure, key_values, page, status, table
 from dlcc.runs import sweepdir
 from dlcc.runs.compare import compare, to_json
+from dlcc.runs.outputs import check_output
 from dlcc.runs.read import RunFolder, read
 from dlcc.runs.stats import format_p
 from dlcc.runs.sweeplabels import label_for
@@ -31,6 +32,7 @@ MAX_RUN_SECTIONS = 8   # runs described one by one on a multi-run page
 def write_report(paths, out: Path) -> Path:
     """Build the page for run and sweep folders and write it atomically to `out`."""
     out = Path(out)
+    check_output(out, flag=None)  # never over a run folder's own files or the dataset cache
     text = build(paths)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,7 @@ from dlcc import atomic
 from dlcc.errors import DlccError
 from dlcc.report.figtext import fit_title, shorten
 from dlcc.runs.compare import aligned, curve, group_curve
+from dlcc.runs.outputs import check_output
 from dlcc.runs.sweeplabels import label_for
 from dlcc.runs.sweepstats import sweep_stats
 
@@ -73,6 +74,7 @@ def _colors() -> list:
 def save(fig, out: Path) -> Path:
     """Write `fig` to `out` (PNG unless the suffix names another format matplotlib writes)."""
     out = Path(out)
+    check_output(out, flag=None)  # never over a run folder's own files or the dataset cache
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         # PNG unless the name asks for another format matplotlib writes (.svg, .pdf, ...)

@@ -1,4 +1,5 @@
-"""Where a command may write a file the user names (`dlcc predict --out FILE`).
+"""Where a command may write a file the user names (predict --out, plot --out, compare --plot,
+report --out: the writers call `check_output` first).
 
 An output file is written atomically over whatever has that name, so a slip of the keyboard would
 replace something the user cannot get back: the input being read (`--out new-points.csv`), a
@@ -21,16 +22,18 @@ from dlcc.runs.read import is_run_dir
 from dlcc.runs.sweepdir import RESULTS, SWEEP_FILE, is_sweep_dir
 
 
-def check_output(out: Path, inputs: list[Path], flag: str = "--out") -> None:
-    """PathError unless writing `out` leaves every input and every file dlcc keeps as it is."""
+def check_output(out: Path, inputs: list[Path] = (), flag: str | None = "--out") -> None:
+    """PathError unless writing `out` leaves every input and every file dlcc keeps as it is
+    (flag: how the user named `out`, for the message; None: the path alone)."""
     out = Path(out)
+    named = f"{flag} {out}" if flag else str(out)
     for source in inputs:
         if _same_file(out, source):
-            raise PathError(f"{flag} {out}: that is the input file {source}; writing there would replace "
+            raise PathError(f"{named}: that is the input file {source}; writing there would replace "
                             "it; give another file name")
     kept = _kept_by(out)
     if kept is not None:
-        raise PathError(f"{flag} {out}: that is {kept} and would be replaced; give another file name")
+        raise PathError(f"{named}: that is {kept} and would be replaced; give another file name")
 
 
 def _same_file(a: Path, b: Path) -> bool:
