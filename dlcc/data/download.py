@@ -22,11 +22,16 @@ from pathlib import Path
 
 from dlcc.version import __version__
 from dlcc.data.cache import cache_dir, make_folder, remove_empty
-from dlcc.data.published import FILES, MIRRORS, Published, find_all, read_verified, verify_bytes
+from dlcc.data.published import (FILES, MAX_FILE_BYTES, MIRRORS, Published, find_all, read_verified,
+                                 verify_bytes)
 from dlcc.errors import DataError
 
 TIMEOUT = 5.0  # seconds a connection or a single read may stall before the next mirror is tried
 CHUNK = 1 << 16  # bytes per read
+
+
+class DownloadFailed(DataError):
+    """No mirror could deliver a file (often: no internet)."""
 
 
 class DownloadReporter:
@@ -166,7 +171,7 @@ def fetch_file(
         errors.append(f"  {url}: {reason}")
         mirrors.remove(base)
         mirrors.append(base)
-    raise DataError(
+    raise DownloadFailed(
         f"{folder.name}: could not download {name}.gz from any mirror; "
         f"nothing was written to {folder}\n"
         + "\n".join(errors)
@@ -194,6 +199,8 @@ def stream(url: str, folder: Path, name: str, reporter: DownloadReporter, timeou
                 part.write(chunk)
                 received += len(chunk)
                 reporter.advance(len(chunk))
+                if received > MAX_FILE_BYTES:  # no published file is this large: stop filling the disk
+                    raise HTTPException(f"more than {MAX_FILE_BYTES:,} bytes, larger than any published file")
         # http.client returns b"" instead of raising when the server hangs up early
         if total is not None and received != total:
             raise HTTPException(f"connection closed after {received} of {total} bytes")

@@ -44,12 +44,18 @@ class NpzOptions(Options):
 def csv_table(o: CsvOptions, rng: np.random.Generator) -> Loaded:
     """Features = every column but the target, as float64; targets from the target column."""
     path = user_file(o.path)
-    names, table = read_csv(path, o.delimiter, o.header, "data.options.path")
+    names, table, lines = read_csv(path, o.delimiter, o.header, "data.options.path")
+    other = next((c for c in ",;\t|" if len(names) == 1 and c in table[0, 0]), None)
+    if other:
+        raise DataError(f"{path}: one column only, split by {o.delimiter!r}, but its values seem separated by "
+                        f"{other!r}: set data.options.delimiter: {other!r}")
+    if o.header:
+        check_names(names, path)
     target = target_index(o.target, names, o.header, path)
     features = [j for j in range(len(names)) if j != target]
     if not features:
         raise DataError(f"{path}: the target is the only column; there are no features")
-    x = numeric_columns(table, features, names, path, first_line=2 if o.header else 1)
+    x = numeric_columns(table, features, names, path, lines)
     target_cells = table[:, target]
     if all(is_number(cell) for cell in target_cells):
         target_cells = target_cells.astype(np.float64)
@@ -62,35 +68,60 @@ def csv_table(o: CsvOptions, rng: np.random.Generator) -> Loaded:
 
 
 def read_csv(path: Path, delimiter: str = ",", header: bool = True, key: str | None = "data.options.path"
-             ) -> tuple[list[str], np.ndarray]:
-    """(column names, the cells as an (n, columns) array of str); without a header the columns are
-    named by their index. Blank lines are skipped; a row of another width is an error naming it.
+             ) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(column names, the cells as an (n, columns) array of str, the line in the file where each row
+    starts); without a header the columns are named by their index. UTF-8 text, with or without
+    the byte-order mark spreadsheets write. Blank lines are skipped and a quoted field may span
+    lines, so rows are named by their line in the file; a row of another width is an error.
     key: the config key that named the file, for messages (None: the file was given directly)."""
+    rows, lines = [], []
     try:
-        with path.open(newline="") as handle:
-            rows = [row for row in csv.reader(handle, delimiter=delimiter) if row]
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle, delimiter=delimiter)
+            start = 1
+            for row in reader:
+                if row:
+                    rows.append(row)
+                    lines.append(start)
+                start = reader.line_num + 1
     except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise DataError(f"{key}: cannot read {path} ({error})" if key else f"{path}: cannot read it ({error})") from None
+        why = f"{error}; save it as UTF-8 text" if isinstance(error, UnicodeDecodeError) else error
+        raise DataError(f"{key}: cannot read {path} ({why})" if key else f"{path}: cannot read it ({why})") from None
     names = rows.pop(0) if header and rows else None
+    lines = np.array(lines[1:] if names else lines, dtype=np.intp)
     if not rows:
         raise DataError(f"{path}: no data rows")
     width = len(names or rows[0])
-    for line, row in enumerate(rows, start=2 if names else 1):
+    for line, row in zip(lines, rows):
         if len(row) != width:
             raise DataError(f"{path}: line {line} has {len(row)} fields, expected {width}")
-    return names or [str(i) for i in range(width)], np.array(rows, dtype=str)
+    return names or [str(i) for i in range(width)], np.array(rows, dtype=str), lines
 
 
-def numeric_columns(table: np.ndarray, columns: list[int], names: list[str], path, first_line: int) -> np.ndarray:
+def check_names(names: list[str], path: Path) -> None:
+    """Header names are how a run finds its columns again (dlcc predict matches them by name), so
+    each must be there and be unique."""
+    for j, name in enumerate(names):
+        if not name.strip():
+            raise DataError(f"{path}, line 1: column {j} has no name in the header; name it (a first column "
+                            "without a name is often a saved row index: pandas' to_csv(index=False) leaves it out)")
+        if names.index(name) != j:
+            raise DataError(f"{path}, line 1: two columns are named {name!r} (columns {names.index(name)} "
+                            f"and {j}); give each column its own name")
+
+
+def numeric_columns(table: np.ndarray, columns: list[int], names: list[str], path, lines: np.ndarray
+                    ) -> np.ndarray:
     """The chosen columns of a CSV table as an (n, len(columns)) float64 matrix of finite numbers;
-    a cell that is text, empty, NaN or infinite is an error naming its line and column."""
+    a cell that is text, empty, NaN or infinite is an error naming its line (lines: each row's line
+    in the file) and column."""
     x = np.empty((len(table), len(columns)))
     for out, j in enumerate(columns):
         where = f"{path}, column {names[j]!r}"
-        x[:, out] = numeric_column(table[:, j], where, first_line)
+        x[:, out] = numeric_column(table[:, j], where, lines)
         bad = np.flatnonzero(~np.isfinite(x[:, out]))
         if len(bad):
-            raise DataError(f"{where}, line {first_line + bad[0]}: {str(table[bad[0], j])!r} is not a finite "
+            raise DataError(f"{where}, line {lines[bad[0]]}: {str(table[bad[0], j])!r} is not a finite "
                             "number; features must be finite numbers (no NaN or infinity)")
     return x
 
@@ -132,19 +163,19 @@ def target_index(target: str | int, names: list[str], header: bool, path: Path) 
     if target not in names:
         raise DataError(
             f"data.options.target = {target!r}: no such column in {path}; "
-            f"columns: {', '.join(names)}"
+            f"columns: {', '.join(n if n.strip() == n and n.isprintable() else repr(n) for n in names)}"
         )
     return names.index(target)
 
 
-def numeric_column(cells: np.ndarray, where: str, first_line: int) -> np.ndarray:
+def numeric_column(cells: np.ndarray, where: str, lines: np.ndarray) -> np.ndarray:
     """The cells as float64; a non-numeric or empty cell is an error naming its line."""
     try:
         return cells.astype(np.float64)
     except ValueError:
         row = next(i for i, cell in enumerate(cells) if not is_number(cell))
         raise DataError(
-            f"{where}, line {first_line + row}: {str(cells[row])!r} is not a number; "
+            f"{where}, line {lines[row]}: {str(cells[row])!r} is not a number; "
             f"features must be numbers"
         ) from None
 

@@ -57,12 +57,12 @@ class Table:
     y: np.ndarray | None
     path: Path
     target: str  # how the targets are named in messages ("column 'species'", "array y")
-    first_line: int | None = None  # CSV: the line of the first example (rows are named by line)
+    lines: np.ndarray | None = None  # CSV: each example's line in the file (rows are named by line)
     indices: bool = False  # the labels are class indices 0..K-1 (an IDX labels file), not names
 
     def row(self, i: int) -> str:
         """Example i as messages name it: its line in a CSV file, else its index."""
-        return f"line {self.first_line + i}" if self.first_line is not None else f"row {i} (from 0)"
+        return f"line {self.lines[i]}" if self.lines is not None else f"row {i} (from 0)"
 
 
 def read_inputs(path: str | Path, spec: InputSpec, with_targets: bool = False) -> Table:
@@ -88,19 +88,22 @@ def read_inputs(path: str | Path, spec: InputSpec, with_targets: bool = False) -
 
 
 def _csv(path: Path, spec: InputSpec, delimiter: str) -> Table:
-    names, table = read_csv(path, delimiter, header=False, key=None)
+    names, table, lines = read_csv(path, delimiter, header=False, key=None)
     header = not any(is_number(cell) for cell in table[0])  # names, not values (a label may be text)
     if header:
-        names, table = [str(cell) for cell in table[0]], table[1:]
+        names, table, lines = [str(cell) for cell in table[0]], table[1:], lines[1:]
         if not len(table):
             raise DataError(f"{path}: no data rows below the header")
-    first_line = 2 if header else 1
     if spec.features is not None and header:
         missing = [name for name in spec.features if name not in names]
         if missing:
             raise DataError(
                 f"{path}, line 1: no column {', '.join(map(repr, missing))}; the run was trained on the "
                 f"columns {', '.join(spec.features)} (matched by name, in any order)")
+        twice = [name for name in (*spec.features, spec.target) if name is not None and names.count(name) > 1]
+        if twice:
+            raise DataError(f"{path}, line 1: two columns are named {twice[0]!r}; the run reads its columns by "
+                            "name, so give each its own")
         columns = [names.index(name) for name in spec.features]
         target = names.index(spec.target) if spec.target in names else None
     elif spec.features is not None and len(names) not in (spec.width, spec.width + 1):
@@ -109,17 +112,17 @@ def _csv(path: Path, spec: InputSpec, delimiter: str) -> Table:
                         "the values in that order")
     else:
         if len(names) not in (spec.width, spec.width + 1):
-            raise DataError(f"{path}, line {first_line}: {len(names)} columns, but the run takes {spec.width} "
+            raise DataError(f"{path}, line {lines[0]}: {len(names)} columns, but the run takes {spec.width} "
                             f"features per example (or {spec.width + 1}: the features, then the target)")
         columns = list(range(spec.width))
         target = spec.width if len(names) == spec.width + 1 else None
-    x = numeric_columns(table, columns, names, path, first_line)
+    x = numeric_columns(table, columns, names, path, lines)
     if spec.images:
         x = pixels(x, str(path))
     y = None if target is None else table[:, target]
     if y is not None and all(is_number(cell) for cell in y):
         y = y.astype(np.float64)
-    return Table(x, y, path, f"column {names[target]!r}" if target is not None else "target", first_line)
+    return Table(x, y, path, f"column {names[target]!r}" if target is not None else "target", lines)
 
 
 def _npz(path: Path, spec: InputSpec) -> Table:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from dlcc.atomic import write_bytes
 from dlcc.data.cache import cache_dir, make_folder, remove_empty
-from dlcc.data.published import FILES, Published, find_all, verify_bytes
+from dlcc.data.published import FILES, Published, find_all, read_file, verify_bytes
 from dlcc.errors import DataError
 
 
@@ -30,10 +30,7 @@ def install(dataset: str, source: Path | list[Path]) -> list[Path]:
     contents = {}  # the very bytes that were verified are the ones written
     hint = "the file is corrupt or not the published one; nothing was imported."
     for name, path in paths.items():
-        try:
-            contents[name] = path.read_bytes()
-        except OSError as error:
-            raise DataError(f"{path}: cannot read it ({error})") from None
+        contents[name] = read_file(path)
         verify_bytes(contents[name], path.name, str(path), published, hint)
 
     folder = cache_dir() / dataset
@@ -44,10 +41,12 @@ def install(dataset: str, source: Path | list[Path]) -> list[Path]:
         for name, target in targets.items():
             if not _same_file(target, paths[name]):
                 write_bytes(target, contents[name])
-    except OSError as error:
-        for target in new:  # leave no incomplete set behind
+    except BaseException as error:  # a failed write, or Ctrl-C: leave no incomplete set behind
+        for target in new:
             target.unlink(missing_ok=True)
         remove_empty(created)
+        if not isinstance(error, OSError):
+            raise
         raise DataError(
             f"cannot write {dataset} into {folder} ({error}); "
             f"set DLCC_DATA_DIR to a writable folder"

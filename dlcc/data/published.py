@@ -14,14 +14,21 @@ torchvision raw/ folder) or the uncompressed files; a single changed byte fails.
 
 import gzip
 import hashlib
+import io
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from dlcc.atomic import read_bounded
 from dlcc.data.idx import parse_idx
 from dlcc.errors import DataError
+
+# No published file is larger than this, compressed or not (MNIST's training images: 47,040,016
+# bytes), so a file that is, or a .gz that unpacks to more (a gzip bomb: 3 MB -> 3 GB), cannot
+# verify and is refused before it fills the memory.
+MAX_FILE_BYTES = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -78,12 +85,21 @@ def find_all(folder: Path, published: Published) -> dict[str, Path | None]:
 
 def read_verified(path: Path, published: Published) -> np.ndarray:
     """The array in IDX file `path`, once its SHA-256 matches the published one."""
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise DataError(f"{path}: cannot read it ({error})") from None
     hint = "the file is corrupt or not the published one. Delete it and import it again."
-    return verify_bytes(raw, path.name, str(path), published, hint)
+    return verify_bytes(read_file(path), path.name, str(path), published, hint)
+
+
+def read_file(path: Path) -> bytes:
+    """The bytes of a dataset file: a regular file of at most MAX_FILE_BYTES (a FIFO or a device
+    in its place would block or never end)."""
+    try:
+        return read_bounded(path, MAX_FILE_BYTES)
+    except (OSError, ValueError) as error:
+        raise DataError(f"{path}: cannot read it ({reason(error)}); not one of the published files") from None
+
+
+def reason(error: Exception) -> str:
+    return error.strerror if isinstance(error, OSError) and error.strerror else str(error)
 
 
 def verify_bytes(raw: bytes, filename: str, where: str, published: Published, hint: str):
@@ -96,11 +112,20 @@ def verify_bytes(raw: bytes, filename: str, where: str, published: Published, hi
     gz = filename.endswith(".gz")
     name = filename.removesuffix(".gz")
     try:
-        data = gzip.decompress(raw) if gz else raw
+        data = unpack(raw) if gz else raw
     except (EOFError, zlib.error, gzip.BadGzipFile) as error:
         raise DataError(f"{where}: cannot decompress it ({error})") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise DataError(f"{where}: {'unpacks to' if gz else 'holds'} more than {MAX_FILE_BYTES:,} bytes, more than "
+                        f"any published file;\n{hint}")
     array = parse_idx(data, where)
     actual, expected = hashlib.sha256(data).hexdigest(), published.sha256[name]
     if actual != expected:
         raise DataError(f"{where}: SHA-256 of the decompressed bytes is {actual}, expected {expected};\n{hint}")
     return array
+
+
+def unpack(raw: bytes) -> bytes:
+    """gunzip, stopping after MAX_FILE_BYTES + 1 bytes (enough to tell that it is too large)."""
+    with gzip.GzipFile(fileobj=io.BytesIO(raw)) as unpacked:
+        return unpacked.read(MAX_FILE_BYTES + 1)
