@@ -239,14 +239,16 @@ def html_report(paths, out: str | Path = "report.html") -> Path:
     return write_report(as_paths(paths, "paths"), as_path(out, "out"))
 
 
-def gradcheck(config, *, overrides=None, batch: int = 8, max_elements: int = 200) -> list:
-    """Backprop against finite differences for a config's network and loss, in float64 (ParamChecks)."""
+def gradcheck(config, *, overrides=None, batch: int = 8, max_elements: int = 200, progress=None) -> list:
+    """Backprop against finite differences for a config's network and loss, in float64 (ParamChecks).
+
+    progress(done, total): called as elements are checked, with the number so far and in all."""
     for what, value in (("batch", batch), ("max_elements", max_elements)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ConfigError(f"gradcheck: {what} must be a whole number of at least 1, got {value!r}")
     cfg = load_config(config, overrides)
     net, x, y, rng = build.gradcheck_batch(cfg, batch)
-    return gc.check_network(net, x, y, rng, max_elements)
+    return gc.check_network(net, x, y, rng, max_elements, progress=progress)
 
 
 class Run:

@@ -20,7 +20,7 @@ from typing import Annotated, Optional
 import typer
 from typer.core import TyperGroup
 
-from dlcc.errors import DlccError, Note
+from dlcc.errors import DataError, DlccError, Note
 from dlcc.version import __version__
 
 
@@ -173,7 +173,7 @@ def train(
     seed: Annotated[Optional[list[int]], typer.Option(
         "--seed", help="Override the config's seed (once; for several seeds use dlcc sweep --seeds).",
         show_default=False)] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or epoch lines.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or epoch lines; the summary table still prints (--json: the JSON only).")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the run summary as one JSON document.")] = False,
     log_every: Annotated[Optional[int], typer.Option(
         "--log-every", min=1, metavar="N", help="Print a progress line every N epochs (the same as "
@@ -767,11 +767,15 @@ def data_download(
       dlcc data download fashion-mnist --mirror https://example.org/datasets/{dataset}/
     """
     from dlcc.data import cache_dir
-    from dlcc.data.download import download
+    from dlcc.data.download import DownloadFailed, download
     from dlcc.report.download import RichDownload
 
-    with RichDownload() as reporter:
-        sources = download(name, mirror, reporter)
+    try:
+        with RichDownload() as reporter:
+            sources = download(name, mirror, reporter)
+    except DownloadFailed as error:
+        raise DataError(f"{error}\nWithout the internet: copy the four files from a machine that has it and run "
+                        f"`dlcc data import {name} PATH` (docs/datasets.md)") from None
     folder = cache_dir() / name
     if sources:
         typer.echo(f"{name}: {len(sources)} file(s) downloaded, verified (SHA-256) and installed in {folder}")
@@ -804,19 +808,17 @@ def gradcheck(
     tolerance = gc.DEFAULT_TOLERANCE if tolerance is None else tolerance
     if not 0 < tolerance < float("inf"):  # NaN too: every comparison with it is false
         raise DlccError(f"--tolerance {tolerance}: expected a positive number such as 1e-5")
-    results = api.gradcheck(config, overrides=set_, batch=batch, max_elements=max_elements)
-    failed = [r.name for r in results if not r.rel_error <= tolerance]
-    if json_out:
-        typer.echo(json.dumps({"config": str(config), "tolerance": tolerance, "passed": not failed,
-                               "parameters": [{"name": r.name, "shape": list(r.shape), "checked": r.checked,
-                                               "rel_error": r.rel_error} for r in results]}, indent=2))
-    else:
-        from dlcc.report.gradcheck import print_gradcheck
+    from dlcc.report import gradcheck as report
 
-        print_gradcheck(str(config), results, tolerance)
+    with report.gradcheck_progress() as progress:
+        results = api.gradcheck(config, overrides=set_, batch=batch, max_elements=max_elements, progress=progress)
+    failed = report.failures(results, tolerance)
+    if json_out:
+        typer.echo(json.dumps(report.gradcheck_json(str(config), results, tolerance), indent=2, allow_nan=False))
+    else:
+        report.print_gradcheck(str(config), results, tolerance)
     if failed:
-        _err(f"gradient check failed for {', '.join(failed)}: backprop disagrees with finite differences "
-             f"(relative error above {tolerance:g})")
+        _err(report.failure_message(failed, tolerance))
         raise typer.Exit(1)
 
 

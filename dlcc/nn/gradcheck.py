@@ -30,8 +30,9 @@ class ParamCheck:
     name: str
     shape: tuple[int, ...]
     checked: int          # how many elements were perturbed
-    rel_error: float
+    rel_error: float      # NaN when the cost is not finite at these weights (nothing to compare)
     analytic_norm: float
+    numeric_norm: float   # of the checked elements; 0 where the cost is flat (a saturated, clipped loss)
 
 
 def numerical_grad(f, theta: np.ndarray, idx: np.ndarray | None = None, h: float = 1e-6) -> np.ndarray:
@@ -56,8 +57,12 @@ def numerical_grad(f, theta: np.ndarray, idx: np.ndarray | None = None, h: float
 
 
 def check_network(net, x: np.ndarray, y: np.ndarray, rng: np.random.Generator,
-                  max_elements: int = 200, h: float = 1e-6) -> list[ParamCheck]:
-    """Compare backprop with central differences for every parameter of `net` (float64)."""
+                  max_elements: int = 200, h: float = 1e-6, progress=None) -> list[ParamCheck]:
+    """Compare backprop with central differences for every parameter of `net` (float64).
+
+    progress(done, total), when given, is called every 20 elements with the number checked so far
+    and in all: each element costs two forward passes, which add up to minutes for a big network.
+    """
     dropouts = [net.input_dropout] + [layer.dropout for layer in net.layers]
 
     def forward():
@@ -68,17 +73,25 @@ def check_network(net, x: np.ndarray, y: np.ndarray, rng: np.random.Generator,
     def cost() -> float:
         return net.data_loss(forward(), y) + net.penalty()
 
-    a = forward()
-    net.backward(a, y)
-    analytic = {k: g.copy() for k, g in net.grads.items()}
+    # Weights so large that the cost overflows give NaN errors, reported as "not a finite number".
+    with np.errstate(over="ignore", invalid="ignore"):
+        a = forward()
+        net.backward(a, y)
+        analytic = {k: g.copy() for k, g in net.grads.items()}
 
-    results = []
-    for name, theta in net.params.items():
-        size = theta.size
-        idx = np.arange(size) if size <= max_elements else rng.choice(size, max_elements, replace=False)
-        numeric = numerical_grad(cost, theta, idx, h)
-        g = analytic[name].reshape(-1)[idx]
-        err = float(np.linalg.norm(g - numeric) / max(np.linalg.norm(g) + np.linalg.norm(numeric), 1e-12))
-        results.append(ParamCheck(name, theta.shape, len(idx), err, float(np.linalg.norm(analytic[name]))))
+        results, done = [], 0
+        total = sum(min(theta.size, max_elements) for theta in net.params.values())
+        for name, theta in net.params.items():
+            size = theta.size
+            idx = np.arange(size) if size <= max_elements else rng.choice(size, max_elements, replace=False)
+            numeric = np.empty(len(idx))
+            for start in range(0, len(idx), 20):  # in slices, so a slow check can show it is moving
+                numeric[start:start + 20] = numerical_grad(cost, theta, idx[start:start + 20], h)
+                done += len(idx[start:start + 20])
+                if progress is not None:
+                    progress(done, total)
+            g = analytic[name].reshape(-1)[idx]
+            err = float(np.linalg.norm(g - numeric) / max(np.linalg.norm(g) + np.linalg.norm(numeric), 1e-12))
+            results.append(ParamCheck(name, theta.shape, len(idx), err, float(np.linalg.norm(analytic[name])),
+                                      float(np.linalg.norm(numeric))))
     return results
-
