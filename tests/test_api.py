@@ -69,7 +69,7 @@ def test_bad_configs_raise_the_cli_messages_as_typed_errors(write_config):
         dlcc.load_config("missing.yaml")
     with pytest.raises(dlcc.ConfigError, match="config text: not valid YAML"):
         dlcc.load_config("model: [unclosed\ndata: 1")
-    with pytest.raises(dlcc.ConfigError, match="expected a path, YAML text or a dict"):
+    with pytest.raises(dlcc.ConfigError, match="expected a path, YAML text, a dict or a Config"):
         dlcc.load_config(42)
 
 
@@ -165,3 +165,12 @@ def test_gradcheck_from_the_api():
     checks = dlcc.gradcheck(TINY)
     assert [c.name for c in checks] == ["W1", "b1", "W2", "b2"]
     assert max(c.rel_error for c in checks) < 1e-6
+
+
+def test_a_validated_config_goes_wherever_a_config_does():
+    """load_config's result is accepted by gradcheck, train and load_config itself (it was refused
+    as "expected a path, YAML text or a dict"); overrides still apply to it."""
+    cfg = dlcc.load_config(TINY)
+    assert dlcc.load_config(cfg) is cfg
+    assert dlcc.load_config(cfg, {"optimizer.lr": 0.25}).optimizer.lr == 0.25
+    assert {c.name for c in dlcc.gradcheck(cfg)} == {"W1", "b1", "W2", "b2"}

@@ -17,7 +17,7 @@ from dlcc.config.messages import format_errors
 from dlcc.config.overrides import apply_overrides
 from dlcc.config.schema import Config
 from dlcc.config.safe_yaml import yaml_dump
-from dlcc.config.yamlio import read_yaml, yaml_load
+from dlcc.config.yamlio import read_yaml, to_dict, yaml_load
 from dlcc.errors import ConfigError
 
 
@@ -71,8 +71,11 @@ def _validate(raw: dict, source: str, blame: dict | None = None) -> Config:
 
 
 def load_any(config, overrides=(), notes: list | None = None, flags: dict | None = None) -> Config:
-    """A Config from a path, YAML text (several lines, or one line holding a mapping) or a dict.
-    A config without a name is named after its file, or "run" when it came as text or a dict."""
+    """A Config from a path, YAML text (several lines, or one line holding a mapping), a dict or a
+    Config (validated already: overrides still apply). A config without a name is named after its
+    file, or "run" when it came as text or a dict."""
+    if isinstance(config, Config):
+        return config if not overrides else parse(to_dict(config), "config", overrides, notes, flags)
     if isinstance(config, (str, os.PathLike)) and not _is_text(config):
         return load(config, overrides, notes, flags)  # a file: named after it, sweep files refused
     raw, _ = document(config)
@@ -88,7 +91,7 @@ def document(config) -> tuple[Any, Path | None]:
         return _yaml_text(config), None
     if isinstance(config, (str, os.PathLike)):
         return read_yaml(Path(config)), Path(config)
-    raise ConfigError(f"config: expected a path, YAML text or a dict, got {type(config).__name__}")
+    raise ConfigError(f"config: expected a path, YAML text, a dict or a Config, got {type(config).__name__}")
 
 
 def _is_text(config) -> bool:
