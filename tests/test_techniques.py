@@ -158,3 +158,16 @@ def test_early_stopping_on_a_metric_that_never_exists_is_refused(tmp_path, overr
     with pytest.raises(ConfigError, match=message):
         train(config.load(SPIRALS, overrides), tmp_path)
     assert not any(tmp_path.iterdir())  # refused before a run folder was made
+
+
+def test_the_early_stopping_reason_shows_an_accuracy_as_the_tables_do():
+    """It read "val_accuracy did not improve by more than 0.0 for 2 epochs (best 0.944444 ...)"."""
+    from types import SimpleNamespace
+
+    from dlcc.training.callbacks import EarlyStopping
+
+    stopper = EarlyStopping(SimpleNamespace(monitor="val_accuracy", mode="max", min_delta=0.0, patience=2,
+                                            start_from_epoch=0))
+    for epoch, value in enumerate([0.9, 17 / 18, 0.9, 0.9], start=1):
+        stopper.update(epoch, {"val_accuracy": value})
+    assert stopper.reason == "val_accuracy did not improve by more than 0 for 2 epochs (best 94.44% at epoch 2)"

@@ -36,10 +36,10 @@ class EarlyStopping:
         """Patience ran out (also true right after restoring the state of the epoch that stopped)."""
         if self.wait < self.cfg.patience:
             return False
-        self.reason = (
-            f"{self.cfg.monitor} did not improve by more than {self.cfg.min_delta} for "
-            f"{self.cfg.patience} epochs (best {self.sign * self.best_value:.6g} at epoch {self.best_epoch})"
-        )
+        best = self.sign * self.best_value
+        shown = f"{best:.2%}" if "accuracy" in self.cfg.monitor else f"{best:.6g}"  # as the tables show it
+        self.reason = (f"{self.cfg.monitor} did not improve by more than {self.cfg.min_delta:g} for "
+                       f"{self.cfg.patience} epochs (best {shown} at epoch {self.best_epoch})")
         return True
 
     def state_dict(self) -> dict:
