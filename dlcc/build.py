@@ -16,7 +16,7 @@ import numpy as np
 
 from dlcc import data
 from dlcc.data.pixels import Pixels
-from dlcc.errors import ConfigError
+from dlcc.errors import ConfigError, DataError
 from dlcc.nn.ensemble import bootstrap, member_rngs
 from dlcc.nn.network import Network
 
@@ -83,9 +83,27 @@ def prepare(cfg) -> tuple[data.Splits, dict]:
         if split is None:
             return None
         y = split.y[:, 1:] if binary_single else split.y
-        return split.x.astype(dtype, copy=False), y.astype(dtype, copy=False)
+        return _fit(split.x, dtype, cfg, "features"), _fit(y, dtype, cfg, "targets")
 
     return splits, {"train": cast(splits.train), "val": cast(splits.val), "test": cast(splits.test)}
+
+
+def _fit(values: np.ndarray, dtype: np.dtype, cfg, what: str) -> np.ndarray:
+    """values in the run's precision; DataError when a finite value does not fit it (float32 ends
+    near 3.4e38), instead of training on inf and calling that divergence."""
+    if values.dtype.itemsize <= dtype.itemsize:
+        return values.astype(dtype, copy=False)
+    with np.errstate(over="ignore"):
+        cast = values.astype(dtype)
+    if not np.isfinite(cast).all():
+        largest = float(np.max(np.abs(values[np.isfinite(values)]), initial=0.0))
+        where = getattr(cfg.data.options, "path", None) or f"dataset '{cfg.data.dataset}'"
+        now, fix = ((f"data.normalize: {cfg.data.normalize}", "data.normalize: standard") if what == "features" else
+                    (f"data.standardize_targets: {str(cfg.data.standardize_targets).lower()}",
+                     "data.standardize_targets: true"))
+        raise DataError(f"{where}: {what} as large as {largest:.3g} ({now}) do not fit precision {cfg.precision} "
+                        f"(at most {float(np.finfo(dtype).max):.3g}); set {fix}, or precision: float64")
+    return cast
 
 
 def build_members(cfg, train_xy, pixels: Pixels | None = None) -> list[Member]:

@@ -220,15 +220,21 @@ def normalization(x: np.ndarray, normalize: str) -> tuple[np.ndarray | None, np.
     minmax:   shift = min(x), scale = max(x) - min(x)   -> train features in [0, 1]
     standard: shift = mean(x), scale = std(x)           -> train features with mean 0, std 1
     A constant feature (max == min) gets scale 1, so it maps to 0 instead of dividing by zero.
-    Statistics are accumulated in float64.
+    Statistics are accumulated in float64. Values beyond 1e150 would overflow x**2 (or a sum, or
+    max - min) even there, so those features use m = max|x|: mean(x) = m mean(x / m), std(x) =
+    m std(x / m), max - min = m (max / m - min / m).
     """
     if normalize == "none":
         return None, None
-    low, high = x.min(axis=0), x.max(axis=0)
+    low, high = x.min(axis=0).astype(np.float64), x.max(axis=0).astype(np.float64)
+    m = np.maximum(np.abs(low), np.abs(high))
+    m[~(m > 1e150) | ~np.isfinite(m)] = 1.0  # ordinary values keep the plain formulas
     if normalize == "minmax":
-        shift, scale = low.astype(np.float64), (high - low).astype(np.float64)
+        shift, scale = low, (high / m - low / m) * m
     else:  # "standard": the config schema allows no other value
-        shift, scale = x.mean(axis=0, dtype=np.float64), x.std(axis=0, dtype=np.float64)
+        scaled = x if np.all(m == 1) else x / m.astype(x.dtype)
+        shift = scaled.mean(axis=0, dtype=np.float64) * m
+        scale = scaled.std(axis=0, dtype=np.float64) * m
     scale[low == high] = 1.0
     return shift.astype(x.dtype), scale.astype(x.dtype)
 

@@ -53,14 +53,15 @@ class TensorBoardHook:
     def __init__(self):
         self.writer = None
 
+    def ready(self, cfg) -> None:
+        """Refuse, before a run folder is created, a config that asks for logs tensorboardX cannot write."""
+        if cfg.logging.tensorboard:
+            _summary_writer()
+
     def begin(self, run) -> None:
         if not run.cfg.logging.tensorboard:
             return
-        try:
-            from tensorboardX import SummaryWriter
-        except ImportError:
-            raise ConfigError("logging.tensorboard: true needs tensorboardX: pip install \"dlcc[tensorboard]\" "
-                              "(or pip install tensorboardX)") from None
+        SummaryWriter = _summary_writer()
         self.run = run
         self.every = run.cfg.logging.interval(run.cfg.training.epochs)
         # A resumed run adds an event file of its own (named apart, even within the same second);
@@ -114,6 +115,15 @@ class TensorBoardHook:
         metrics = {"loss/val": None, "accuracy/val": None} if has_val else {"loss/train": None}
         for summary in hparams(values, metrics):
             self.writer.file_writer.add_summary(summary)
+
+
+def _summary_writer():
+    try:
+        from tensorboardX import SummaryWriter
+    except ImportError:
+        raise ConfigError("logging.tensorboard: true needs tensorboardX: pip install \"dlcc[tensorboard]\" "
+                          "(or pip install tensorboardX)") from None
+    return SummaryWriter
 
 
 def _lookup(config: dict, dotted: str):

@@ -113,11 +113,19 @@ def classification_report(a: np.ndarray, y: np.ndarray, names) -> dict:
 
 
 def scores(predicted: np.ndarray, t: np.ndarray) -> dict:
-    """MSE, MAE and R^2 of predictions against targets (both in the target's units)."""
-    error = predicted - t
-    total = float(np.sum((t - t.mean(axis=0)) ** 2))
-    r2 = 1 - float(np.sum(error ** 2)) / total if total > 0 else None
-    return {"mse": float(np.mean(error ** 2)), "mae": float(np.mean(np.abs(error))), "r2": r2}
+    """MSE, MAE and R^2 of predictions against targets (both in the target's units).
+
+    R^2 = 1 - sum(e**2) / sum((t - mean t)**2) is a ratio: for targets beyond 1e150, whose squares
+    overflow, it is computed on everything divided by m = max|t| (their MSE, above float64's
+    1.8e308, is inf).
+    """
+    m = float(np.max(np.abs(t))) if t.size else 1.0
+    m = m if 1e150 < m < np.inf else 1.0
+    with np.errstate(over="ignore"):  # an MSE beyond float64's range is reported as inf
+        error = predicted / m - t / m
+        total = float(np.sum((t / m - np.mean(t / m, axis=0)) ** 2))
+        r2 = 1 - float(np.sum(error ** 2)) / total if total > 0 else None
+        return {"mse": float(np.mean(error ** 2)) * m * m, "mae": float(np.mean(np.abs(error))) * m, "r2": r2}
 
 
 def regression_scores(splits, net, x: np.ndarray, y: np.ndarray) -> dict:

@@ -3,6 +3,8 @@
     session.train(cfg, runs_dir, reporter, hooks=[...])     (and session.resume)
 
 Each hook gets
+    ready(cfg)       before the run folder is created (or a resumed one reopened): raise the
+                     DlccError of a hook that cannot run (TensorBoard without tensorboardX)
     begin(run)       once per session, after the run folder exists and before epoch 0 is recorded
     epoch(row)       after every finished epoch (and epoch 0), once metrics.csv has its row
     end(status)      once, however the session ended: completed, early_stopped, diverged, interrupted
@@ -46,6 +48,7 @@ class RunContext:
 
 
 class Hook:
+    def ready(self, cfg) -> None: ...
     def begin(self, run: RunContext) -> None: ...
     def epoch(self, row: dict) -> None: ...
     def end(self, status: str) -> None: ...
@@ -67,6 +70,10 @@ class Hooks(Hook):
 
     def __init__(self, hooks):
         self.hooks = [Snapshots(), *hooks]
+
+    def ready(self, cfg) -> None:
+        for hook in self.hooks:
+            hook.ready(cfg)
 
     def begin(self, run: RunContext) -> None:
         for hook in self.hooks:

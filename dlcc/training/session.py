@@ -71,6 +71,7 @@ def train(cfg, runs_dir: Path, reporter: Reporter | None = None, folder_name: st
             _check_memory(cfg, splits, arrays)
             members = build.build_members(cfg, arrays["train"], splits.train.pixels)
             fit = Fit(cfg, members, arrays["val"], splits.task == "classification")  # checks early_stopping.monitor
+            Hooks(hooks).ready(cfg)  # e.g. tensorboardX missing: an error now, not a half-made run folder
         if interrupted():
             raise InterruptedRun(before)
         writer = RunWriter.create(runs_dir, folder_name or cfg.name, config_mod.to_yaml(cfg), fit.columns,
@@ -135,6 +136,7 @@ def _resume_locked(run_dir: Path, reporter, hooks, interrupted) -> tuple[Summary
                   splits.task == "classification")
         digest = folder.config_digest(config_text)
         _restore(run_dir, cfg, fit, digest, summary)
+        Hooks(hooks).ready(cfg)
     if interrupted():
         raise InterruptedRun(before)
     writer = RunWriter.reopen(run_dir, fit.columns, fit.rows, summary, digest)
@@ -253,12 +255,15 @@ def _drive(writer: RunWriter, fit: Fit, splits, arrays, reporter, hooks=(), inte
     classification = splits.task == "classification"
     nets = [m.net for m in fit.members]
     test = members_test = None
+
+    def tested(net) -> dict:  # regression adds MSE, MAE and R^2 in the target's own units
+        scores = evaluate(net, *arrays["test"], classification)
+        return scores if classification else {**scores, **regression_scores(splits, net, *arrays["test"])}
+
     if arrays["test"] is not None:
-        test = evaluate(nets[0] if len(nets) == 1 else Ensemble(nets), *arrays["test"], classification)
-        if not classification:  # MSE, MAE and R^2 in the target's own units
-            test.update(regression_scores(splits, nets[0] if len(nets) == 1 else Ensemble(nets), *arrays["test"]))
+        test = tested(nets[0] if len(nets) == 1 else Ensemble(nets))
         if len(nets) > 1:
-            members_test = [{"test": evaluate(net, *arrays["test"], classification)} for net in nets]
+            members_test = [{"test": tested(net)} for net in nets]
     norm = None if splits.norm_shift is None else (splits.norm_shift, splits.norm_scale)
     targets = None if splits.target_shift is None else (splits.target_shift, splits.target_scale)
     return writer.finish(
