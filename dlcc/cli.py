@@ -592,7 +592,7 @@ def plot(
     out: Annotated[Optional[Path], typer.Option(
         "--out", "-o", metavar="FILE.png",
         help="Where to write the image (default: ./KIND.png in the current folder, ./boundary.gif with "
-             "--animate; a run folder is never written to).")] = None,
+             "--animate; never over a run folder's own files or the dataset cache).")] = None,
     metric: Annotated[Optional[str], typer.Option(
         "--metric", "-m", help="--kind sweep: best_val_accuracy (default for classification; what compare ranks "
                                "by), best_val_loss (default for regression), final_val_accuracy, final_val_loss, "

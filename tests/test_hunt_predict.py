@@ -189,7 +189,7 @@ def test_a_gzip_bomb_is_refused_before_it_fills_the_memory(image_run, tmp_path, 
     from dlcc.data import inputs
 
     run, images, _ = image_run
-    monkeypatch.setattr(inputs, "MAX_IDX_BYTES", 1000)  # the real limit is 4 GiB
+    monkeypatch.setattr(inputs, "MAX_IDX_BYTES", 1000)  # the real limit is 1 GiB
     bomb = tmp_path / "t10k-images-idx3-ubyte.gz"
     bomb.write_bytes(gzip.compress(idx_bytes(np.zeros((200, 4, 3), dtype=np.uint8))))
     refused(cli("predict", run.path, bomb), "unpacks to more than")

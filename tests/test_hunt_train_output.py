@@ -83,3 +83,15 @@ def test_quiet_says_that_the_summary_still_prints():
     # docs/report.md: "--quiet prints nothing but the summary"; --help said only "No progress bar".
     result = run_cli("train", "--help")
     assert "summary table still prints" in " ".join(result.stdout.replace("│", " ").split())
+
+
+def test_a_partly_saturated_loss_is_not_blamed_on_backprop():
+    """Weights of std 1000: the numeric gradient is tiny but not exactly 0 (1e-6 next to backprop's
+    O(1)); the message must still point at the saturation, not say backprop is wrong."""
+    from dlcc.nn.gradcheck import ParamCheck
+    from dlcc.report.gradcheck import failure_message
+
+    failed = [ParamCheck("W1", (2, 16), 32, 1.0, analytic_norm=0.8, numeric_norm=1.5e-6)]
+    assert "saturated" in failure_message(failed, 1e-4)
+    wrong = [ParamCheck("W1", (2, 16), 32, 0.3, analytic_norm=0.8, numeric_norm=0.6)]
+    assert "backprop disagrees" in failure_message(wrong, 1e-4)

@@ -29,8 +29,8 @@ import numpy as np
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112  # the CBLAS enums
 # Smaller c are left to the caller. Three arrays of 100,000 float32 (g, v and theta: 1.2 MB) no
 # longer fit a 1 MB L2 cache together, and only then do the passes fusing saves come from memory:
-# at 784 x 100 (78,400) fusing measured no faster, at 784 x 160 (125,440) 13% faster, at 784 x 800
-# 21% (weight products and update per batch, benchmarks/ablate_loop.py --only update).
+# at 784 x 100 (78,400) fusing measured no faster, at 784 x 160 (125,440) 12% faster, at 784 x 800
+# 22% (weight products and update per batch, benchmarks/ablate_loop.py --only update).
 MIN_SIZE = 100_000
 
 

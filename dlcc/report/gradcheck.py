@@ -36,6 +36,9 @@ def failures(results, tolerance: float) -> list:
     return [r for r in results if not r.rel_error <= tolerance]  # NaN fails too
 
 
+FLAT = 1e-3  # a numeric gradient this small next to backprop's: the cost looks flat to finite differences
+
+
 def failure_message(failed, tolerance: float) -> str:
     """Why the check failed, naming the parameters. Two failures are not backprop's fault: a cost that
     is not finite at the initial weights, and a cost that finite differences see as flat (the loss is
@@ -44,10 +47,11 @@ def failure_message(failed, tolerance: float) -> str:
     if all(not math.isfinite(r.rel_error) for r in failed):
         return (f"gradient check could not compare {names}: the cost is not a finite number at the initial "
                 "weights (the outputs overflow); use a smaller model.init")
-    if all(r.numeric_norm == 0 and r.analytic_norm > 0 for r in failed):
-        return (f"gradient check failed for {names}: finite differences see a flat cost where backprop does "
-                "not; the outputs are saturated (the loss is clipped at 0 or 1), so the initial weights are "
-                "too large to check; use a smaller model.init")
+    if all(r.numeric_norm <= FLAT * r.analytic_norm for r in failed):  # 0, or all but (a partial saturation)
+        return (f"gradient check failed for {names}: finite differences see a (nearly) flat cost where backprop "
+                "does not, which is what saturated outputs do (the loss is clipped near 0 or 1): the initial "
+                "weights are probably too large to check; use a smaller model.init (if it still fails with "
+                "small weights, backprop is wrong)")
     return (f"gradient check failed for {names}: backprop disagrees with finite differences "
             f"(relative error above {tolerance:g})")
 
