@@ -478,6 +478,11 @@ def predict(
     if out is not None:  # before the work: never the input, nor a file of a run folder or the cache
         check_output(out, [input_])
     result = _load_runs([run_dir])[0].predictions(input_)
+    if proba and not result.classification:
+        from dlcc.errors import RunError
+
+        raise RunError(f"{run_dir}: --proba gives class probabilities, and this run is a regression; "
+                       "drop --proba (its predictions are values in the target's units)")
     text = dumps(result.to_json(proba)) + "\n" if json_out else result.to_csv(proba)
     if out is None:
         typer.echo(text, nl=False)

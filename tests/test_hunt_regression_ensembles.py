@@ -135,3 +135,17 @@ def test_ensemble_members_are_tested_in_the_targets_units_and_average_to_the_ens
         assert scores["r2"] == pytest.approx(1 - np.sum((outputs - t) ** 2) / np.sum((t - t.mean()) ** 2), rel=1e-4)
     evaluated = run_cli("eval", run.path, "--json")
     assert evaluated.exit_code == 0, evaluated.output
+
+
+def test_predict_proba_on_a_regression_run_is_refused(tmp_path, xs):
+    """--proba was accepted silently and printed the plain values."""
+    from typer.testing import CliRunner
+
+    from dlcc.cli import app
+
+    csv = table(tmp_path / "data.csv", xs, xs[:, 0] * 2 + 1)
+    run = dlcc.train(regression(csv), runs_dir=tmp_path / "runs", progress=False)
+    result = CliRunner().invoke(app, ["predict", str(run.path), str(csv), "--proba"])
+    assert result.exit_code == 2, result.output
+    assert "--proba gives class probabilities, and this run is a regression" in result.output
+    assert CliRunner().invoke(app, ["predict", str(run.path), str(csv)]).exit_code == 0
