@@ -19,7 +19,7 @@ from dlcc import config as config_mod
 from dlcc.errors import InterruptedRun
 from dlcc.runs import folder, sweepdir
 from dlcc.sweeps.plan import Plan, plan_from_definition
-from dlcc.sweeps.task import blas_threads
+from dlcc.sweeps.task import BLAS_THREADS
 from dlcc.training.session import interrupt_flag
 
 
@@ -88,9 +88,8 @@ def _drive(plan: Plan, sweep_dir: Path, rows: list[dict], resumable: set, pool, 
            reporter: SweepReporter | None) -> SweepResult:
     reporter = reporter or SweepReporter()
     index = {r.name: k for k, r in enumerate(plan.runs)}
-    threads = blas_threads(workers)
     tasks = [{"name": r.name, "config": config_mod.to_yaml(r.config), "sweep_dir": str(sweep_dir),
-              "resume": r.name in resumable, "threads": threads}
+              "resume": r.name in resumable, "threads": BLAS_THREADS}
              for r, row in zip(plan.runs, rows) if row["status"] not in DONE]
     for task in tasks:
         if task["resume"] and rows[index[task["name"]]]["status"] == "failed":

@@ -1,25 +1,27 @@
 """What a worker does for one run of a sweep: train it (or resume it) into its folder.
 
-The same function runs in the local process pool and in Ray tasks, with the same number of BLAS
-threads, so a run's metrics do not depend on where it ran.
+The same function runs in the local process pool and in Ray tasks, always with one BLAS thread, so
+a run's metrics do not depend on where it ran nor on how many workers the sweep has.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from dlcc import config as config_mod
 from dlcc.errors import DivergedError, DlccError, InterruptedRun
 
 
-def blas_threads(workers: int) -> int:
-    """BLAS threads per worker so that workers x threads never exceeds the cores."""
-    return max(1, (os.cpu_count() or 1) // workers)
+# One BLAS thread per run, whatever the number of workers or cores. OpenBLAS rounds differently
+# with one thread than with several (single-threaded, it multiplies small float32 matrices with
+# a kernel of its own), so `cores // workers` threads made `--workers 1` (2 threads on 2 cores)
+# and `--workers 2` or Ray (1 thread) disagree in the last bits, and a resume with another
+# --workers continue with other rounding. Workers, not threads, use the cores.
+BLAS_THREADS = 1
 
 
 def train_run(task: dict) -> dict:
-    """task: {name, config (resolved YAML text), sweep_dir, resume, threads}.
+    """task: {name, config (resolved YAML text), sweep_dir, resume, threads (BLAS threads)}.
 
     Returns the outcome: {"name", "status": done | diverged | interrupted | failed, "error"}.
     Errors never escape: a sweep goes on when one of its runs fails.
