@@ -539,7 +539,8 @@ def compare(
     run_dirs: RunDirsArg,
     metric: Annotated[Optional[str], typer.Option(
         "--metric", "-m", help="The metric that decides the best run: val_accuracy (default for classification), "
-                               "val_loss (regression), test_accuracy, ... or any metrics.csv column.")] = None,
+                               "val_loss (regression; test_mse when the runs differ in loss or data.standardize_targets), "
+                               "test_accuracy, test_mse, test_mae, test_r2, ... or any metrics.csv column.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the comparison as one JSON document.")] = False,
     plot: Annotated[Optional[Path], typer.Option(
         "--plot", metavar="FILE.png", help="Also draw the learning curves, overlaid, into this PNG.")] = None,

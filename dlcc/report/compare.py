@@ -40,6 +40,9 @@ def print_comparison(c: Comparison, console: Console | None = None) -> None:
         print_runs_legend(c, console)
         print_config_diff(c, console)
         print_metrics(c, console)
+    if c.unranked:
+        console.print(f"The losses are not on one scale and have no best run: {escape(c.unranked)} "
+                      "(docs/runs.md#dlcc-compare).", highlight=False)
     for metric in curve_metrics(c):
         print_curves(c, metric, console)
 

@@ -185,6 +185,8 @@ def _comparison(runs: list[RunFolder]) -> str:
             "better. Final: at the epoch of the weights the run kept.")
     if best:
         body += f" Best run: <b>{esc(Path(best).name)}</b>."
+    if c["losses_unranked"]:
+        body += f" The losses are not on one scale and are not ranked: {esc(c['losses_unranked'])}."
     body += "</p>"
     if c["groups"]:
         rows = [[g["rank"] or "", g["label"], g["n"], _pm(metric, g["mean"], g["std"]),

@@ -21,7 +21,8 @@ import math
 
 
 def higher_is_better(metric: str) -> bool:
-    return "accuracy" in metric
+    """Accuracies and R^2 (test_r2): higher is better; losses, MSE and MAE: lower."""
+    return "accuracy" in metric or metric.endswith("r2")
 
 
 def monitor(config: dict, has_val: bool) -> tuple[str, float, int]:

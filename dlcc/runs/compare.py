@@ -13,7 +13,10 @@
              two or more seeds, every config is a group (one run: n = 1), labelled by the keys that
              tell the groups apart, and ranked, summarized and tested by dlcc/runs/stats.py
 
-test_loss and test_accuracy come from summary.json (one value per finished run, no epochs).
+test_loss and test_accuracy, and for regression test_mse, test_mae and test_r2 (in the target's
+units; R^2 higher is better), come from summary.json (one value per finished run, no epochs).
+Runs whose losses are not on one scale (data.standardize_targets or loss differ) are not ranked
+by a loss: regression runs default to test_mse, and the losses get no best run (runs/scales.py).
 """
 
 from __future__ import annotations
@@ -23,16 +26,16 @@ import math
 from dataclasses import dataclass
 
 from dlcc.errors import RunError
-from dlcc.runs import stats
+from dlcc.runs import scales, stats
 from dlcc.runs.best import higher_is_better
 from dlcc.runs import sweeplabels
+from dlcc.runs.configdiff import REPEAT_KEYS, config_diff, flatten, group_keys, text as _text  # noqa: F401
 from dlcc.runs.read import RunFolder
 
 CURVE_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
-TEST_METRICS = ("test_loss", "test_accuracy")
-SHOWN = ("val_accuracy", "val_loss", "test_accuracy", "test_loss", "train_accuracy", "train_loss")
-LABEL_KEYS = ("name",)          # never a difference that matters
-REPEAT_KEYS = ("name", "seed")  # runs equal apart from these are repeats of one experiment
+TEST_METRICS = ("test_loss", "test_accuracy", *scales.REGRESSION_TESTS)
+SHOWN = ("val_accuracy", "val_loss", "test_accuracy", "test_loss", *scales.REGRESSION_TESTS, "train_accuracy",
+         "train_loss")
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class Comparison:
     config_diff: dict            # dotted key -> [value per run]; None where a run lacks the key
     names_differ: bool
     groups: tuple[stats.Group, ...]  # best first; empty unless some config was run with two or more seeds
+    unranked: str = ""           # why the losses have no best run: "loss differs (#1 mse, #2 l1)", or ""
 
     def to_json(self) -> dict:
         """What `dlcc compare --json` prints."""
@@ -80,13 +84,18 @@ def compare(runs: list[RunFolder], metric: str | None = None) -> Comparison:
     runs = tuple(runs)
     check_comparable(runs)
     available = available_metrics(runs)
-    metric = metric or default_metric(runs)
+    regression = bool(runs) and runs[0].task == "regression"
+    found = scales.differences([run.config for run in runs], regression)
+    metric = metric or default_metric(runs, found)
     if metric not in available:
         raise RunError(f"--metric {metric}: not recorded by these runs; available: {', '.join(available)}")
+    scales.check(f"--metric {metric}", found, regression, [f"#{i + 1}" for i in range(len(runs))],
+                 "use --metric test_mse, test_mae or test_r2 (the test split, in the target's units)")
     shown = [m for m in SHOWN if m in available]
     metrics = tuple([metric] + [m for m in shown if m != metric])
     results = {m: [metric_result(run, m) for run in runs] for m in metrics}
-    best = {m: _best_index(results, m) for m in metrics}
+    ranked = {m: r for m, r in results.items() if not (found and scales.on_loss_scale(m))}  # no loss tie-breaks
+    best = {m: _best_index(ranked, m) if m in ranked else None for m in metrics}
     flats = [flatten(run.config) for run in runs]
     return Comparison(
         runs=runs,
@@ -97,6 +106,7 @@ def compare(runs: list[RunFolder], metric: str | None = None) -> Comparison:
         config_diff=config_diff(flats),
         names_differ=len({f.get("name") for f in flats}) > 1,
         groups=tuple(_groups(runs, flats, results, metric)),
+        unranked=scales.describe(found, [f"#{i + 1}" for i in range(len(runs))]),
     )
 
 
@@ -137,9 +147,18 @@ def available_metrics(runs) -> list[str]:
     return found
 
 
-def default_metric(runs) -> str:
-    """Validation accuracy when recorded, else validation loss, else the training ones."""
+def default_metric(runs, found: dict | None = None) -> str:
+    """Validation accuracy when recorded, else validation loss, else the training ones; for
+    regression runs whose losses are not on one scale (`found`: scales.differences), test_mse."""
     available = available_metrics(runs)
+    if found and runs and runs[0].task == "regression" and "val_accuracy" not in available:
+        missing = [f"#{i + 1}" for i, run in enumerate(runs) if _test_value(run, "test_mse") is None]
+        if not missing:
+            return "test_mse"
+        raise RunError("these regression runs' losses are not on one scale, so val_loss cannot rank them: "
+                       + scales.describe(found, [f"#{i + 1}" for i in range(len(runs))])
+                       + f"; test_mse (in the target's units) would, but {', '.join(missing)} has no test "
+                       "score (data.test: 0, or unfinished); compare runs that agree on these keys")
     for m in ("val_accuracy", "val_loss", "train_accuracy", "train_loss"):
         if m in available:
             return m
@@ -183,41 +202,6 @@ def group_curve(values: list[list[float | None]]) -> tuple[list[float | None], l
     return means, stds
 
 
-def flatten(tree, prefix: str = "") -> dict:
-    """{"optimizer": {"lr": 0.1}, "model": {"layers": [{"units": 3}]}} ->
-    {"optimizer.lr": 0.1, "model.layers.0.units": 3} (the paths --set takes)."""
-    if isinstance(tree, dict) and tree:
-        items = tree.items()
-    elif isinstance(tree, list) and tree:
-        items = enumerate(tree)
-    else:
-        return {prefix: tree} if prefix else {}
-    flat: dict = {}
-    for key, value in items:
-        flat.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
-    return flat
-
-
-def config_diff(flats: list[dict]) -> dict:
-    keys: list[str] = []  # every run's keys in config order: one run's extra keys go after their neighbour
-    for flat in flats:
-        at = 0
-        for key in flat:
-            if key in keys:
-                at = keys.index(key) + 1
-            else:
-                keys.insert(at, key)
-                at += 1
-    keys = [k for k in keys if k not in LABEL_KEYS]
-    diff = {}
-    for key in keys:
-        values = [flat.get(key) for flat in flats]
-        present = [key in flat for flat in flats]
-        if len({json.dumps(v, sort_keys=True) for v in values}) > 1 or len(set(present)) > 1:
-            diff[key] = values
-    return diff
-
-
 def tied(results: list[MetricResult], higher: bool) -> list[int]:
     """Indices of the runs that share the best value (accuracies on small splits often tie)."""
     scored = [(r.value, i) for i, r in enumerate(results) if r.value is not None]
@@ -229,7 +213,7 @@ def tied(results: list[MetricResult], higher: bool) -> list[int]:
 
 def tie_breaker(metric: str) -> str | None:
     """An accuracy tie is broken by the loss on the same split (val_accuracy -> val_loss)."""
-    return metric.replace("accuracy", "loss") if higher_is_better(metric) else None
+    return metric.replace("accuracy", "loss") if "accuracy" in metric else None
 
 
 def _best_index(results: dict, metric: str) -> int | None:
@@ -272,40 +256,6 @@ def _groups(runs, flats: list[dict], results: dict, metric: str) -> list[stats.G
     return groups
 
 
-def group_keys(configs: list[dict]) -> list[dict]:
-    """For each group (one flattened config each): the keys that tell the groups apart -> its value.
-
-    A key is named when its value varies among the groups that have it: optimizer.lr, or
-    optimizer.momentum between two sgd groups. A key that only comes with another difference
-    (adam's beta1, present for adam alone) is left to that difference (optimizer.name=adam). If
-    that leaves two labels equal, or one empty (early_stopping null against on: nothing varies),
-    keys present in some groups only are added, in config order."""
-    diff = [k for k in config_diff(configs) if k not in REPEAT_KEYS]
-
-    def varies(key) -> bool:
-        return len({json.dumps(c[key], default=str) for c in configs if key in c}) > 1
-
-    def distinct(keys) -> int:
-        return len({json.dumps([(k, c[k]) for k in keys if k in c], default=str) for c in configs})
-
-    def unnamed(keys) -> list[dict]:
-        return [c for c in configs if not any(k in c for k in keys)]
-
-    chosen = [k for k in diff if varies(k)]
-    for key in diff:
-        if distinct(chosen) == len(configs) and not unnamed(chosen):
-            break
-        if key not in chosen and (distinct(chosen + [key]) > distinct(chosen)
-                                  or any(key in c for c in unnamed(chosen))):
-            chosen.append(key)
-    return [{k: c[k] for k in diff if k in chosen and k in c} for c in configs]
-
-
-def _text(value) -> str:
-    """A config value as YAML writes it: null, true/false, numbers and strings as they are."""
-    return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
-
-
 def _test_value(run: RunFolder, metric: str) -> float | None:
     test = run.summary.test
     value = test.get(metric.removeprefix("test_")) if test is not None else None
@@ -338,6 +288,7 @@ def to_json(c: Comparison) -> dict:
         "metric": c.metric,
         "higher_is_better": higher_is_better(c.metric),
         "best_run": None if c.best[c.metric] is None else str(c.runs[c.best[c.metric]].path),
+        "losses_unranked": c.unranked or None,
         "best": {m: c.best[m] for m in c.metrics},
         "runs": runs,
         "config_diff": c.config_diff,

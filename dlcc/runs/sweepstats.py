@@ -20,8 +20,9 @@ import math
 from dataclasses import dataclass
 
 from dlcc.errors import RunError
-from dlcc.runs import stats
+from dlcc.runs import scales, stats
 from dlcc.runs.compare import higher_is_better, tie_breaker
+from dlcc.runs.configdiff import flatten
 from dlcc.runs.folder import FINISHED
 from dlcc.runs.sweeplabels import axis_keys, format_value, point_label, short_names
 
@@ -79,6 +80,18 @@ def default_metric(results: list[dict]) -> str:
         else "best_val_loss"
 
 
+def check_scales(definition: dict, results: list[dict], metric: str) -> None:
+    """A RunError when `metric` is a loss and the sweep's points differ in data.standardize_targets
+    (regression) or loss: their losses are not on one scale (runs/scales.py)."""
+    regression = not any(r.get("best_val_accuracy") is not None for r in results)
+    base, variants = definition.get("base") or {}, definition.get("variants") or {}
+    configs = [{**flatten(base), **(variants.get(p.get("variant")) or {}), **(p.get("values") or {})}
+               for p in definition["points"]]  # flat: dotted keys, as --set takes them
+    found = scales.differences(configs, regression)
+    scales.check(f"--metric {metric}", found, regression, [p["id"] for p in definition["points"]],
+                 "rank the sweep by its test scores in the target's units: dlcc compare SWEEP_DIR --metric test_mse")
+
+
 def status_counts(results: list[dict]) -> dict[str, int]:
     """Runs per PROGRESS word: completed and early_stopped count as done."""
     counts = dict.fromkeys(PROGRESS, 0)
@@ -102,6 +115,7 @@ def sweep_stats(definition: dict, results: list[dict], metric: str | None = None
     metric = metric or default_metric(results)
     if metric not in METRICS:
         raise RunError(f"--metric {metric}: a sweep is plotted by one of {', '.join(METRICS)} (results.csv columns)")
+    check_scales(definition, results, metric)
     keys = axis_keys(definition)
     names = short_names(keys)
     by_point: dict[str, list[dict]] = {}
