@@ -50,6 +50,16 @@ def dlcc(*args) -> object:
     return runner.invoke(app, [str(a) for a in args])
 
 
+def refused(result, *words) -> str:
+    """A command refused as bad input: exit code 2, no traceback, every word on stderr (returned)."""
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exc_info
+    assert "Traceback" not in result.output
+    for word in words:
+        assert word in result.stderr, result.stderr
+    return result.stderr
+
+
 def dlcc_json(*args):
     result = dlcc(*args, "--json")
     assert result.exit_code == 0, result.output

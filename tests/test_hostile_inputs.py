@@ -18,31 +18,15 @@ from contextlib import contextmanager
 import numpy as np
 import pytest
 import yaml
-from typer.testing import CliRunner
 
 from dlcc import errors as dlcc_errors
-from dlcc.cli import app
 from dlcc.data import published
 from dlcc.data.idx import idx_bytes
 from dlcc.data.published import Published
 from tests.conftest import TINY
-from tests.runs_helpers import train_run
+from tests.runs_helpers import dlcc, refused, train_run
 
-runner = CliRunner()
 posix_only = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs and flock are POSIX")
-
-
-def dlcc(*args):
-    return runner.invoke(app, [str(a) for a in args])
-
-
-def refused(result, *words):
-    assert result.exit_code == 2, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exc_info
-    assert "Traceback" not in result.output
-    for word in words:
-        assert word in result.stderr, result.stderr
-    return result.stderr
 
 
 class Hung(Exception):

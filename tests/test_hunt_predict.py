@@ -12,30 +12,13 @@ import os
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 import dlcc
-from dlcc.cli import app
 from dlcc.data import published
 from dlcc.data.idx import idx_bytes
 from dlcc.data.published import Published
-from tests.runs_helpers import train_run
-
-runner = CliRunner()
-
-
-def cli(*args):
-    return runner.invoke(app, [str(a) for a in args])
-
-
-def refused(result, *words):
-    assert result.exit_code == 2, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exc_info
-    assert "Traceback" not in result.output
-    for word in words:
-        assert word in result.stderr, result.stderr
-    return result.stderr
-
+from tests.runs_helpers import dlcc as cli
+from tests.runs_helpers import refused, train_run
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):

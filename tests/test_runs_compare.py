@@ -12,7 +12,8 @@ import pytest
 from rich.console import Console
 
 from dlcc.report.compare import print_comparison
-from dlcc.runs.compare import best_group, compare, group_keys
+from dlcc.runs.compare import best_group, compare
+from dlcc.runs.configdiff import group_keys
 from dlcc.runs.folder import Summary
 from dlcc.runs.read import RunFolder
 from dlcc.runs.stats import Stat, format_p

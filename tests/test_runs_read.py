@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from dlcc.errors import RunError
-from dlcc.runs.compare import flatten
+from dlcc.runs.configdiff import flatten
 from dlcc.runs.read import read
 from tests.runs_helpers import train_run
 

@@ -16,8 +16,9 @@ from rich.table import Table
 
 from dlcc.report import sparkline as spark
 from dlcc.report.tables import COMPACT, fmt_metric
-from dlcc.runs.compare import (CURVE_METRICS, Comparison, aligned, flatten, group_curve, higher_is_better,
-                               tie_breaker, tied)
+from dlcc.runs.compare import (CURVE_METRICS, Comparison, aligned, group_curve, higher_is_better, tie_breaker,
+                               tied)
+from dlcc.runs.configdiff import flatten
 from dlcc.runs.stats import ALPHA, Stat, format_p
 from dlcc.runs.sweeplabels import short_names
 

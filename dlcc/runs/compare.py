@@ -29,7 +29,7 @@ from dlcc.errors import RunError
 from dlcc.runs import scales, stats
 from dlcc.runs.best import higher_is_better
 from dlcc.runs import sweeplabels
-from dlcc.runs.configdiff import REPEAT_KEYS, config_diff, flatten, group_keys, text as _text  # noqa: F401
+from dlcc.runs.configdiff import REPEAT_KEYS, config_diff, flatten, group_keys, text
 from dlcc.runs.read import RunFolder
 
 CURVE_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
@@ -89,7 +89,7 @@ def compare(runs: list[RunFolder], metric: str | None = None) -> Comparison:
     metric = metric or default_metric(runs, found)
     if metric not in available:
         raise RunError(f"--metric {metric}: not recorded by these runs; available: {', '.join(available)}")
-    scales.check(f"--metric {metric}", found, regression, [f"#{i + 1}" for i in range(len(runs))],
+    scales.check(f"--metric {metric}", found, regression, _numbers(runs),
                  "use --metric test_mse, test_mae or test_r2 (the test split, in the target's units)")
     shown = [m for m in SHOWN if m in available]
     metrics = tuple([metric] + [m for m in shown if m != metric])
@@ -106,7 +106,7 @@ def compare(runs: list[RunFolder], metric: str | None = None) -> Comparison:
         config_diff=config_diff(flats),
         names_differ=len({f.get("name") for f in flats}) > 1,
         groups=tuple(_groups(runs, flats, results, metric)),
-        unranked=scales.describe(found, [f"#{i + 1}" for i in range(len(runs))]),
+        unranked=scales.describe(found, _numbers(runs)),
     )
 
 
@@ -156,7 +156,7 @@ def default_metric(runs, found: dict | None = None) -> str:
         if not missing:
             return "test_mse"
         raise RunError("these regression runs' losses are not on one scale, so val_loss cannot rank them: "
-                       + scales.describe(found, [f"#{i + 1}" for i in range(len(runs))])
+                       + scales.describe(found, _numbers(runs))
                        + f"; test_mse (in the target's units) would, but {', '.join(missing)} has no test "
                        "score (data.test: 0, or unfinished); compare runs that agree on these keys")
     for m in ("val_accuracy", "val_loss", "train_accuracy", "train_loss"):
@@ -249,11 +249,16 @@ def _groups(runs, flats: list[dict], results: dict, metric: str) -> list[stats.G
         test, outcome, verdict = stats.judge(values[k], values[top] if order else [], summaries[k],
                                              summaries[top] if order else {}, metric, other, k == top)
         label = sweeplabels.label_for(runs[members[k][0]].path, seed=False) or " ".join(  # a sweep's own words
-            f"{key}={_text(v)}" for key, v in keys[k].items()) or str(flats[members[k][0]].get("name"))
+            f"{key}={text(v)}" for key, v in keys[k].items()) or str(flats[members[k][0]].get("name"))
         groups.append(stats.Group(tuple(members[k]), tuple(runs[i].config.get("seed") for i in members[k]),
                                   summaries[k], keys[k], label, order.index(k) + 1 if k in order else None,
                                   test, outcome, verdict))
     return groups
+
+
+def _numbers(runs) -> list[str]:
+    """How messages name the runs: #1, #2, ... in the order given."""
+    return [f"#{i + 1}" for i in range(len(runs))]
 
 
 def _test_value(run: RunFolder, metric: str) -> float | None:

@@ -19,7 +19,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from dlcc.errors import RunError
-from dlcc.runs.compare import config_diff, flatten, metric_result
+from dlcc.runs.compare import metric_result
+from dlcc.runs.configdiff import config_diff, flatten
 from dlcc.runs.folder import FINISHED
 from dlcc.runs.read import RunFolder, is_run_dir, read
 from dlcc.runs.sweepdir import RESULTS, SWEEP_FILE, is_sweep_dir, read_definition, read_results, result_row
