@@ -34,6 +34,14 @@ needs_mnist = pytest.mark.skipif(mnist_dir() is None, reason="MNIST files not fo
 
 
 @pytest.fixture(autouse=True)
+def mnist_where_the_tests_found_it(monkeypatch):
+    """dlcc itself reads $DLCC_DATA_DIR (else the per-user cache): point it where mnist_dir() found
+    the files, so a plain `pytest` beside ../shared trains on the same MNIST as CI, which sets it."""
+    if not os.environ.get("DLCC_DATA_DIR") and mnist_dir() is not None:
+        monkeypatch.setenv("DLCC_DATA_DIR", str(mnist_dir()))
+
+
+@pytest.fixture(autouse=True)
 def no_internet(monkeypatch):
     """Tests never download: a missing dataset is an error at once (download tests undo this
     and point DLCC_MIRROR at a server on 127.0.0.1)."""

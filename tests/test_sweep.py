@@ -203,9 +203,16 @@ def test_json_output_is_the_results(tmp_path, write_config):
 
 @pytest.mark.parametrize("path", sorted((ROOT / "configs" / "sweeps").glob("*.yaml")), ids=lambda p: p.name)
 def test_every_shipped_sweep_file_plans(path):
+    from dlcc.errors import DataError
     from dlcc.sweeps.plan import make_plan, sweep_spec
+    from tests.conftest import mnist_dir
 
-    plan = make_plan(*sweep_spec(path))
+    try:
+        plan = make_plan(*sweep_spec(path))
+    except DataError:  # planning checks each point against its data: MNIST files for the MNIST sweeps
+        if mnist_dir() is None:
+            pytest.skip("MNIST files not found (set DLCC_DATA_DIR)")
+        raise
     assert plan.runs and len(plan.runs) == len(plan.points) * len(plan.spec.seeds)
 
 
