@@ -31,6 +31,8 @@ Variants of batching (epochs alternate):
     epoch-gather   the float32 split gathered once per epoch, contiguous slices (dlcc before
                    2026-12-01): the same batches bit for bit
     batch-gather   one permutation per epoch, each batch gathered into a buffer allocated once
+    uint8-batch    one permutation per epoch, each batch's bytes gathered into a small buffer and
+                   decoded from there (no epoch-sized buffer; the decode reads bytes just gathered)
 
 The subnormal flush (epochs alternate between two identical networks):
 
@@ -182,7 +184,20 @@ def ablate_gather(hidden, epochs: int) -> None:
             np.take(y_all, idx, axis=0, out=yb, mode="clip")
             train_batch(xb, yb)
 
-    variants = (("uint8-gather", uint8_gather), ("epoch-gather", epoch_gather), ("batch-gather", batch_gather))
+    bytes_all = member.pixels.bytes
+    bbuf = np.empty((BATCH, bytes_all.shape[1]), bytes_all.dtype)
+
+    def uint8_batch():
+        order = member.rng.permutation(len(x_all))
+        for b in range(runner.n_batches):
+            idx = order[b * BATCH:(b + 1) * BATCH]
+            bb, yb = bbuf[:len(idx)], ybuf[:len(idx)]
+            np.take(bytes_all, idx, axis=0, out=bb, mode="clip")
+            np.take(y_all, idx, axis=0, out=yb, mode="clip")
+            train_batch(member.pixels.decode(bb, out=xbuf[:len(idx)]), yb)
+
+    variants = (("uint8-gather", uint8_gather), ("epoch-gather", epoch_gather), ("batch-gather", batch_gather),
+                ("uint8-batch", uint8_batch))
     spent = {name: [] for name, _ in variants}
     epoch_gather()  # warm-up: first touch of the shuffle buffers
     uint8_gather()
