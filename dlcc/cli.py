@@ -601,8 +601,9 @@ def plot(
              "--animate; never over a run folder's own files or the dataset cache).")] = None,
     metric: Annotated[Optional[str], typer.Option(
         "--metric", "-m", help="--kind sweep: best_val_accuracy (default for classification; what compare ranks "
-                               "by), best_val_loss (default for regression), final_val_accuracy, final_val_loss, "
-                               "final_train_loss, test_accuracy or test_loss.")] = None,
+                               "by), best_val_loss (default for regression), test_mse (default for a regression sweep "
+                               "over loss or data.standardize_targets), final_val_accuracy, final_val_loss, "
+                               "final_train_loss, test_accuracy, test_loss, test_mae or test_r2.")] = None,
     animate: Annotated[bool, typer.Option(
         "--animate", help="--kind boundary, one run trained with diagnostics.snapshots: the boundary over "
                           "the epochs, as a GIF.")] = False,

@@ -69,10 +69,13 @@ def print_verdict(c: Comparison, console: Console) -> None:
                   f"({fmt_metric(m, r.value)}{at})", highlight=False)
     ties = tied(c.results[m], higher_is_better(m))
     if len(ties) > 1:
-        other = tie_breaker(m)
+        other = None if c.unranked else tie_breaker(m)  # no loss breaks a tie across scales (runs/scales.py)
         others = ", ".join(_tag(i) for i in ties if i != best)
-        console.print(f"  tied with {others} on {m}; {other} breaks the tie: " + ", ".join(
-            f"{_tag(i)} {fmt_metric(other, c.results[other][i].value)}" for i in ties), highlight=False)
+        if other is None or other not in c.results:
+            console.print(f"  tied with {others} on {m}; listed in the order given", highlight=False)
+        else:
+            console.print(f"  tied with {others} on {m}; {other} breaks the tie: " + ", ".join(
+                f"{_tag(i)} {fmt_metric(other, c.results[other][i].value)}" for i in ties), highlight=False)
     for i in range(len(c.runs)):
         if i not in ties and c.results[m][i].value is not None:
             console.print(f"  {escape(_short(c, i))}: {fmt_metric(m, c.results[m][i].value)} "

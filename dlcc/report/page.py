@@ -223,7 +223,7 @@ def _sweep(sweep_dir: Path) -> str:
     except DlccError as exc:
         body += f'<p class="note">{esc(exc)}</p>'
     columns = ["run", *definition["keys"], "seed", "status", "epochs", "best_val_accuracy", "final_val_accuracy",
-               "final_val_loss", "test_accuracy", "test_loss", "seconds"]
+               "final_val_loss", "test_accuracy", "test_loss", "test_mse", "test_mae", "test_r2", "seconds"]
     columns = [k for k in columns if any(r.get(k) not in (None, "") for r in results)]
     rows = [[_cell(k, r.get(k)) for k in columns] for r in results]
     return body + "<h3>results.csv</h3>" + table(columns, rows, {i for i, k in enumerate(columns) if k != "run"
@@ -293,6 +293,8 @@ def _pm(metric: str, mean, std) -> str:
 
 
 def _cell(key: str, value) -> str:
+    if isinstance(value, bool):  # a swept flag as the config writes it
+        return _yaml(value)
     if isinstance(value, float):
         return _fmt(key, value) if key.endswith(("accuracy", "loss")) else f"{value:.4g}"
     return "" if value is None else str(value)

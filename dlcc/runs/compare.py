@@ -30,6 +30,7 @@ from dlcc.runs import scales, stats
 from dlcc.runs.best import higher_is_better
 from dlcc.runs import sweeplabels
 from dlcc.runs.configdiff import REPEAT_KEYS, config_diff, flatten, group_keys, text
+from dlcc.runs.folder import FINISHED
 from dlcc.runs.read import RunFolder
 
 CURVE_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
@@ -105,7 +106,7 @@ def compare(runs: list[RunFolder], metric: str | None = None) -> Comparison:
         best=best,
         config_diff=config_diff(flats),
         names_differ=len({f.get("name") for f in flats}) > 1,
-        groups=tuple(_groups(runs, flats, results, metric)),
+        groups=tuple(_groups(runs, flats, results, metric, None if found else tie_breaker(metric))),
         unranked=scales.describe(found, _numbers(runs)),
     )
 
@@ -130,7 +131,8 @@ def check_comparable(runs) -> None:
 
 def best_group(c: Comparison, metric: str) -> int | None:
     """Index into c.groups of the best group by mean best `metric` (ties: stats.rank)."""
-    order = stats.rank([g.stats for g in c.groups], metric, higher_is_better(metric), tie_breaker(metric))
+    other = None if c.unranked else tie_breaker(metric)  # losses on different scales break no tie
+    order = stats.rank([g.stats for g in c.groups], metric, higher_is_better(metric), other)
     return order[0] if order else None
 
 
@@ -152,7 +154,9 @@ def default_metric(runs, found: dict | None = None) -> str:
     regression runs whose losses are not on one scale (`found`: scales.differences), test_mse."""
     available = available_metrics(runs)
     if found and runs and runs[0].task == "regression" and "val_accuracy" not in available:
-        missing = [f"#{i + 1}" for i, run in enumerate(runs) if _test_value(run, "test_mse") is None]
+        # a diverged or unfinished run has no test score: its group is left unranked ("no value")
+        missing = [f"#{i + 1}" for i, run in enumerate(runs) if _test_value(run, "test_mse") is None
+                   and (run.status in FINISHED or all(_test_value(r, "test_mse") is None for r in runs))]
         if not missing:
             return "test_mse"
         raise RunError("these regression runs' losses are not on one scale, so val_loss cannot rank them: "
@@ -226,7 +230,7 @@ def _best_index(results: dict, metric: str) -> int | None:
     return candidates[0] if candidates else None  # otherwise the run given first
 
 
-def _groups(runs, flats: list[dict], results: dict, metric: str) -> list[stats.Group]:
+def _groups(runs, flats: list[dict], results: dict, metric: str, other: str | None) -> list[stats.Group]:
     """Seed groups ranked best first, or [] when every config was run once (nothing repeats)."""
     by_key, samples = {}, set()  # {config: run indices}, {(config, seed)}
     for i, flat in enumerate(flats):
@@ -241,7 +245,6 @@ def _groups(runs, flats: list[dict], results: dict, metric: str) -> list[stats.G
                       "final": stats.summarize([results[m][i].final for i in g])} for m in results} for g in members]
     values = [stats.finite([results[metric][i].best for i in g]) for g in members]
     keys = group_keys([flats[g[0]] for g in members])
-    other = tie_breaker(metric)
     order = stats.rank(summaries, metric, higher_is_better(metric), other)
     top = order[0] if order else None
     groups = []

@@ -23,6 +23,8 @@ from dlcc.runs.compare import metric_result
 from dlcc.runs.configdiff import config_diff, flatten
 from dlcc.runs.folder import FINISHED
 from dlcc.runs.read import RunFolder, is_run_dir, read
+from dlcc.runs.scales import REGRESSION_TESTS
+from dlcc.runs.stats import finite, mean
 from dlcc.runs.sweepdir import RESULTS, SWEEP_FILE, is_sweep_dir, read_definition, read_results, result_row
 from dlcc.runs.sweeplabels import label_for
 from dlcc.runs.sweepstats import progress, status_counts, sweep_stats
@@ -81,26 +83,37 @@ def overview(run: RunFolder) -> dict:
 
 
 def sweep_overview(sweep_dir: str | Path) -> dict:
-    """One sweep folder as one row; a damaged sweep.yaml or results.csv is a RunError."""
+    """One sweep folder as one row; a damaged sweep.yaml or results.csv is a RunError.
+
+    The best point is the one `dlcc compare SWEEP_DIR` and the sweep plot choose (sweepstats: by
+    test_mse when the points' losses are not on one scale); best_val and test are its means over
+    seeds, as a run row's: the validation accuracy (regression: loss) at the best epoch, and the
+    test scores (regression: also mse, mae, r2). A sweep that cannot be ranked is listed without
+    a best point, the reason in its notes."""
     sweep_dir = Path(sweep_dir)
     definition = read_definition(sweep_dir)
     results = sweep_results(sweep_dir, definition)
     counts = status_counts(results)
-    # The same column as a run row's "best val": the best epoch's validation metric, mean over seeds.
-    metric = "best_val_accuracy" if any(r.get("best_val_accuracy") is not None for r in results) else "best_val_loss"
-    stats = sweep_stats(definition, results, metric)
-    best = stats.best
-    done_best = [r for r in results if best and r.get("point") == best.id and r.get("status") in FINISHED]
-    test = {k: _mean([r.get(f"test_{k}") for r in done_best]) for k in ("loss", "accuracy")} if best else None
-    epochs = _base_value(definition, "training.epochs")
     finished = [r for r in results if r.get("status") in FINISHED]
+    task = None if not finished else "regression" if _regression(results) else "classification"
+    try:
+        stats, notes = sweep_stats(definition, results), []
+    except RunError as exc:
+        stats, notes = None, [str(exc)]
+    best = stats.best if stats else None
+    done_best = [r for r in finished if best and r.get("point") == best.id]
+    val_metric = "val_loss" if task == "regression" else "val_accuracy"
+    scores = ["loss", "accuracy"]  # summary.json's test keys, and for regression its scores in the target's units
+    scores += [k.removeprefix("test_") for k in REGRESSION_TESTS] if task == "regression" else []
+    test = {k: _mean([r.get(f"test_{k}") for r in done_best]) for k in scores} if best else None
+    epochs = _base_value(definition, "training.epochs")
     return {
         "kind": "sweep",
         "run_dir": str(sweep_dir),
         "run": sweep_dir.name,
         "name": definition["name"],
         "dataset": _base_value(definition, "data.dataset"),
-        "task": None if not finished else "classification" if stats.metric.endswith("accuracy") else "regression",
+        "task": task,
         "status": "incomplete" if any(counts[w] for w in LEFT) else "completed",
         "progress": progress(counts),
         "counts": counts,
@@ -110,15 +123,15 @@ def sweep_overview(sweep_dir: str | Path) -> dict:
         "keys": list(definition["keys"]),
         "epochs": None,
         "planned_epochs": epochs if isinstance(epochs, int) else None,
-        "best_val": None if best is None else {"metric": stats.metric.removeprefix("best_"), "value": best.mean,
-                                               "epoch": None},
+        "best_val": None if best is None else {"metric": val_metric, "epoch": None,
+                                               "value": _mean([r.get(f"best_{val_metric}") for r in done_best])},
         "best_point": None if best is None else {"point": best.id, "label": best.label, "variant": best.variant,
                                                  "values": best.values, "metric": stats.metric, "mean": best.mean,
                                                  "std": best.std, "n": best.n},
         "test": test,
         "seconds": sum(r["seconds"] for r in results if isinstance(r.get("seconds"), (int, float))),
         "created": _stamp(sweep_dir),
-        "notes": [],
+        "notes": notes,
         "error": None,
     }
 
@@ -205,8 +218,13 @@ def _base_value(definition: dict, key: str):
 
 
 def _mean(values) -> float | None:
-    present = [v for v in values if isinstance(v, (int, float))]
-    return sum(present) / len(present) if present else None
+    present = finite(values)
+    return mean(present) if present else None
+
+
+def _regression(results: list[dict]) -> bool:
+    """No finished run recorded an accuracy (the regression columns of results.csv)."""
+    return not any(r.get("best_val_accuracy") is not None for r in results if r.get("status") in FINISHED)
 
 
 def _empty(folder: Path, status: str, error: str | None = None) -> dict:

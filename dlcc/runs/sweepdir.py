@@ -10,6 +10,12 @@
 
 A run's status in results.csv is its summary.json status, or `failed` (its worker died or it
 raised an unexpected error; `error` says why) or `pending` (not started yet).
+
+The metric columns follow the runs' task (summary.json's `task`): classification runs have
+best_val_accuracy, final_val_accuracy and test_accuracy; regression runs have none, but test_mse,
+test_mae and test_r2 (summary.json's test scores, in the target's units: the losses are on the
+standardized scale, or on another loss's). A sweep with runs of both tasks has both; before any
+run has started, the classification columns.
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ HEAD_COLUMNS = ("run", "point", "variant")
 TAIL_COLUMNS = ("seed", "status", "epochs", "best_epoch", "best_val_loss", "best_val_accuracy",
                 "final_train_loss", "final_val_loss", "final_val_accuracy", "test_loss", "test_accuracy",
                 "seconds", "error")
+ACCURACY_COLUMNS = ("best_val_accuracy", "final_val_accuracy", "test_accuracy")  # classification only
+REGRESSION_COLUMNS = ("test_mse", "test_mae", "test_r2")                       # regression only, after test_loss
 STATUSES = (*folder.STATUSES, "failed", "pending")
 
 
@@ -88,13 +96,20 @@ def read_definition(sweep_dir: Path) -> dict:
     return data
 
 
-def result_columns(keys: list[str]) -> list[str]:
-    return [*HEAD_COLUMNS, *keys, *TAIL_COLUMNS]
+def result_columns(keys: list[str], rows: list[dict] = ()) -> list[str]:
+    """The columns of results.csv for rows of result_row: the accuracy columns unless every run
+    whose task is known is a regression run, the regression scores when some run is one."""
+    tasks = {row.get("task") for row in rows} - {None}
+    tail = [c for c in TAIL_COLUMNS if tasks != {"regression"} or c not in ACCURACY_COLUMNS]
+    if "regression" in tasks:
+        at = tail.index("test_loss") + 1
+        tail[at:at] = REGRESSION_COLUMNS
+    return [*HEAD_COLUMNS, *keys, *tail]
 
 
 def write_results(sweep_dir: Path, keys: list[str], rows: list[dict]) -> None:
     """Replace results.csv with these rows (one per run, in the sweep's run order)."""
-    columns = result_columns(keys)
+    columns = result_columns(keys, rows)
     buf = io.StringIO(newline="")
     writer = csv.writer(buf)
     writer.writerow(columns)
@@ -113,7 +128,8 @@ def read_results(sweep_dir: Path) -> list[dict]:
 
 
 def result_row(run_dir: Path, point: dict, seed: int, keys: list[str]) -> dict:
-    """The results.csv row of one run, from its folder (a `pending` row when there is none)."""
+    """The results.csv row of one run, from its folder (a `pending` row when there is none), with
+    its task (not a column: it decides the columns, result_columns)."""
     row = {"run": Path(run_dir).name, "point": point["id"], "variant": point.get("variant"), "seed": seed,
            **{k: _flat(point["values"].get(k)) for k in keys}}
     if not (Path(run_dir) / folder.SUMMARY).is_file():
@@ -126,11 +142,12 @@ def result_row(run_dir: Path, point: dict, seed: int, keys: list[str]) -> dict:
     best = s.best or {}
     last = run.model_row or {}  # final_* are at the epoch whose weights the run kept, as in compare
     test = s.test or {}
-    return {**row, "status": s.status, "epochs": run.last_epoch, "best_epoch": s.best_epoch,
+    return {**row, "task": run.task, "status": s.status, "epochs": run.last_epoch, "best_epoch": s.best_epoch,
             "best_val_loss": best.get("val_loss"), "best_val_accuracy": best.get("val_accuracy"),
             "final_train_loss": last.get("train_loss"), "final_val_loss": last.get("val_loss"),
             "final_val_accuracy": last.get("val_accuracy"), "test_loss": test.get("loss"),
-            "test_accuracy": test.get("accuracy"), "seconds": s.seconds, "error": s.error}
+            "test_accuracy": test.get("accuracy"), **{c: test.get(c.removeprefix("test_")) for c in REGRESSION_COLUMNS},
+            "seconds": s.seconds, "error": s.error}
 
 
 def _flat(value):

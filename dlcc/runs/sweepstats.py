@@ -5,9 +5,13 @@ metric-against-parameter figure draws (no drawing here; report/plots.py draws `S
                    the others are left out and counted by status (`excluded`)
     mean, std      over a point's counted runs (its seeds); std is the sample std (n - 1), None for n < 2,
                    both computed as `dlcc compare` computes them (runs/stats.py)
-    best point     the highest mean of an accuracy, the lowest of a loss; means equal to 12 digits are
-                   a tie, broken by the mean of the matching loss, then by the point that comes first:
-                   the rule of stats.rank, so the plot's star and compare's best group agree
+    metric         by default what `dlcc compare SWEEP_DIR` ranks by: best_val_accuracy (classification),
+                   best_val_loss (regression), or test_mse when the points' losses are not on one scale
+                   (data.standardize_targets or loss differ: runs/scales.py)
+    best point     the highest mean of an accuracy or R^2, the lowest of a loss or error; means equal
+                   to 12 digits are a tie, broken by the mean of the matching loss (not when the
+                   points' losses are on different scales), then by the point that comes first: the
+                   rule of stats.rank, so the plot's star and compare's best group agree
     panels         one per swept key (`variant` first for named variants): x = the key's values,
                    one series per combination of the other swept keys; keys that would give more
                    than MAX_SERIES series or a lone point per series (random draws) are not split
@@ -27,7 +31,7 @@ from dlcc.runs.folder import FINISHED
 from dlcc.runs.sweeplabels import axis_keys, format_value, point_label, short_names
 
 METRICS = ("best_val_accuracy", "best_val_loss", "final_val_accuracy", "final_val_loss", "final_train_loss",
-           "test_accuracy", "test_loss")
+           "test_accuracy", "test_loss", *scales.REGRESSION_TESTS)
 PROGRESS = ("done", "running", "interrupted", "diverged", "failed", "pending")  # how `progress` orders them
 LOG_SPAN = 30      # positive values spanning at least this factor get a log axis
 MAX_SERIES = 8
@@ -73,23 +77,40 @@ class SweepStats:
     panels: tuple[Panel, ...]
 
 
-def default_metric(results: list[dict]) -> str:
-    """best_val_accuracy when any run recorded it (classification), else best_val_loss: what
-    `dlcc compare` ranks groups by (runs/best.py), so the plot's star and compare's winner agree."""
-    return "best_val_accuracy" if any(r.get("best_val_accuracy") is not None for r in results) \
-        else "best_val_loss"
+def default_metric(results: list[dict], found: dict | None = None) -> str:
+    """best_val_accuracy when any run recorded it (classification), else best_val_loss, or test_mse
+    when the points' losses are not on one scale (`found`: scale_differences): what `dlcc compare`
+    ranks groups by (runs/compare.py), so the plot's star and compare's winner agree."""
+    if any(r.get("best_val_accuracy") is not None for r in results):
+        return "best_val_accuracy"
+    return "test_mse" if found else "best_val_loss"
 
 
-def check_scales(definition: dict, results: list[dict], metric: str) -> None:
-    """A RunError when `metric` is a loss and the sweep's points differ in data.standardize_targets
-    (regression) or loss: their losses are not on one scale (runs/scales.py)."""
-    regression = not any(r.get("best_val_accuracy") is not None for r in results)
+def scale_differences(definition: dict, results: list[dict]) -> dict[str, list]:
+    """The keys that put the sweep's points' losses on different scales (runs/scales.py), by point:
+    loss, and for regression data.standardize_targets."""
     base, variants = definition.get("base") or {}, definition.get("variants") or {}
     configs = [{**flatten(base), **(variants.get(p.get("variant")) or {}), **(p.get("values") or {})}
                for p in definition["points"]]  # flat: dotted keys, as --set takes them
-    found = scales.differences(configs, regression)
-    scales.check(f"--metric {metric}", found, regression, [p["id"] for p in definition["points"]],
-                 "rank the sweep by its test scores in the target's units: dlcc compare SWEEP_DIR --metric test_mse")
+    return scales.differences(configs, _regression(results))
+
+
+def check_scales(definition: dict, found: dict[str, list], results: list[dict], metric: str, given: bool) -> None:
+    """A RunError when `metric` is a loss and the points' losses are not on one scale (found), or
+    when the test_mse that ranks them instead was not recorded by any finished run."""
+    ids = [p["id"] for p in definition["points"]]
+    scales.check(f"--metric {metric}", found, _regression(results), ids,
+                 "rank the sweep by its test scores in the target's units: --metric test_mse, test_mae or test_r2")
+    finished = [r for r in results if r.get("status") in FINISHED]
+    if found and not given and finished and all(r.get(metric) is None for r in finished):
+        raise RunError("this sweep's points' losses are not on one scale, so best_val_loss cannot rank them: "
+                       + scales.describe(found, ids) + f"; {metric} (in the target's units) would, but no finished "
+                       "run recorded it (data.test: 0? a results.csv written before dlcc recorded it: "
+                       "`dlcc sweep --resume SWEEP_DIR` rewrites it from the run folders)")
+
+
+def _regression(results: list[dict]) -> bool:
+    return not any(r.get("best_val_accuracy") is not None for r in results)
 
 
 def status_counts(results: list[dict]) -> dict[str, int]:
@@ -112,10 +133,11 @@ def progress(counts: dict[str, int]) -> str:
 def sweep_stats(definition: dict, results: list[dict], metric: str | None = None) -> SweepStats:
     """Group results.csv rows (sweepdir.read_results) by the points of sweep.yaml
     (sweepdir.read_definition). An unknown metric is a RunError listing the known ones."""
-    metric = metric or default_metric(results)
+    found = scale_differences(definition, results)
+    given, metric = metric is not None, metric or default_metric(results, found)
     if metric not in METRICS:
         raise RunError(f"--metric {metric}: a sweep is plotted by one of {', '.join(METRICS)} (results.csv columns)")
-    check_scales(definition, results, metric)
+    check_scales(definition, found, results, metric, given)
     keys = axis_keys(definition)
     names = short_names(keys)
     by_point: dict[str, list[dict]] = {}
@@ -130,7 +152,8 @@ def sweep_stats(definition: dict, results: list[dict], metric: str | None = None
     points = tuple(_point(p, by_point.get(p["id"], []), metric, keys, names) for p in definition["points"])
     return SweepStats(
         name=str(definition["name"]), metric=metric, higher_is_better=higher_is_better(metric), keys=tuple(keys),
-        points=points, best=_best(points, by_point, metric), counted=sum(p.n for p in points), excluded=excluded,
+        points=points, best=_best(points, by_point, metric, found), counted=sum(p.n for p in points),
+        excluded=excluded,
         panels=tuple(_panel(k, [p for p in points if p.n], keys, names) for k in keys or ["point"]),
     )
 
@@ -143,12 +166,12 @@ def _point(point: dict, rows: list[dict], metric: str, keys, names) -> PointStat
                      std=stats.sample_std(values) if len(values) > 1 else None)
 
 
-def _best(points, by_point: dict, metric: str) -> PointStat | None:
+def _best(points, by_point: dict, metric: str, found: dict) -> PointStat | None:
     scored = [p for p in points if p.mean is not None]
     if not scored:
         return None
     sign = -1 if higher_is_better(metric) else 1
-    other = tie_breaker(metric)
+    other = None if found else tie_breaker(metric)  # losses on different scales break no tie
 
     def rank(k_p):  # float noise must not split a tie: (0.95 + 0.85 + 0.9) / 3 is 0.8999999999999999
         k, p = k_p
