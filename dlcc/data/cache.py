@@ -131,3 +131,19 @@ def write_cache(
                 pass
         if not isinstance(error, OSError):
             raise
+
+
+def remove_leftovers(folder: Path, names) -> None:
+    """Remove the temporary files a process killed while writing into folder left behind (up to
+    47 MB each): .<file>.<random>.tmp (dlcc.atomic, the .npy cache too) and .<file>.gz.<random>.part
+    (a download), for the dataset's file names. Only under the folder's exclusive lock
+    (dlcc.data.lock.writing), when no other process writes there. Best effort: errors are ignored."""
+    prefixes = tuple(f".{name}." for name in (*names, SIDECAR))
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if (entry.name.startswith(prefixes) and entry.name.endswith((".tmp", ".part"))
+                        and entry.is_file(follow_symlinks=False)):
+                    os.unlink(entry.path)
+    except OSError:
+        pass

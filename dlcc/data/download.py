@@ -4,7 +4,9 @@ For each file that is needed, the mirrors are tried in order (published.MIRRORS;
 or $DLCC_MIRROR replaces the list): <mirror><file>.gz is streamed into a temporary file inside the
 cache folder, then verified like any file dlcc loads (SHA-256, published.verify_bytes). Only when
 every needed file is verified are they renamed into place (os.replace, atomic on one file system),
-so a failed, corrupt or interrupted download leaves the cache as it was.
+so a failed, corrupt or interrupted download leaves the cache as it was. The download holds the
+dataset folder's lock (dlcc.data.lock) from the check of what is needed to the last rename: a
+second download or an import waits, then finds the files there and verified.
 
 Offline-friendly: a connection or a read that stalls for `timeout` seconds fails that mirror, and a
 file that no mirror can deliver stops the whole download at once, so without a network it fails
@@ -21,7 +23,8 @@ from http.client import HTTPException
 from pathlib import Path
 
 from dlcc.version import __version__
-from dlcc.data.cache import cache_dir, make_folder, remove_empty
+from dlcc.data.cache import cache_dir, remove_leftovers
+from dlcc.data.lock import writing
 from dlcc.data.published import (FILES, MAX_FILE_BYTES, MIRRORS, Published, find_all, read_verified,
                                  verify_bytes)
 from dlcc.errors import DataError
@@ -79,8 +82,9 @@ def download(
     files: list[str] | None = None,
 ) -> dict[str, str]:
     """Download `files` of `dataset` (default: those missing or failing verification) into
-    cache_dir()/<dataset>/ as <file>.gz. Returns file -> the URL it came from ({} when every file
-    was already there and verified). Any failure is a DataError; the cache is then unchanged."""
+    cache_dir()/<dataset>/ as <file>.gz, less those that another process installed while this one
+    waited for the folder's lock. Returns file -> the URL it came from ({} when every file was
+    already there and verified). Any failure is a DataError; the cache is then unchanged."""
     published = published_files(dataset)
     reporter = reporter or DownloadReporter()
     folder = cache_dir() / dataset
@@ -91,24 +95,25 @@ def download(
     if not mirrors:
         raise DataError(f"{dataset}: no mirror known; give one with --mirror URL or $DLCC_MIRROR")
 
-    created = make_folder(folder)
-    staged: dict[str, Path] = {}
-    sources: dict[str, str] = {}
-    try:
-        for name in names:
-            staged[name], sources[name] = fetch_file(
-                name, mirrors, folder, published, reporter, timeout
-            )
-        for name, part in staged.items():  # every file verified: now move them in
-            os.chmod(part, 0o644)  # temporary files start private; the cache's files are not
-            os.replace(part, folder / f"{name}.gz")
-            (folder / name).unlink(missing_ok=True)  # so the verified .gz is the one loaded
-    except OSError as error:
-        raise DataError(f"{dataset}: cannot write into {folder} ({error})") from None
-    finally:
-        for part in staged.values():
-            part.unlink(missing_ok=True)
-        remove_empty(created)
+    with writing(folder, "downloading"):  # another download or import waits for this one
+        remove_leftovers(folder, published.sha256)
+        names = needed(folder, published, names)  # one of them may have installed these meanwhile
+        staged: dict[str, Path] = {}
+        sources: dict[str, str] = {}
+        try:
+            for name in names:
+                staged[name], sources[name] = fetch_file(
+                    name, mirrors, folder, published, reporter, timeout
+                )
+            for name, part in staged.items():  # every file verified: now move them in
+                os.chmod(part, 0o644)  # temporary files start private; the cache's files are not
+                os.replace(part, folder / f"{name}.gz")
+                (folder / name).unlink(missing_ok=True)  # so the verified .gz is the one loaded
+        except OSError as error:
+            raise DataError(f"{dataset}: cannot write into {folder} ({error})") from None
+        finally:
+            for part in staged.values():
+                part.unlink(missing_ok=True)
     return sources
 
 
@@ -121,10 +126,13 @@ def published_files(dataset: str) -> Published:
     return FILES[dataset]
 
 
-def needed(folder: Path, published: Published) -> list[str]:
-    """Files absent from folder, or present but failing verification (they will be replaced)."""
+def needed(folder: Path, published: Published, among: list[str] | None = None) -> list[str]:
+    """Files absent from folder, or present but failing verification (they will be replaced);
+    among: check only these."""
     names = []
     for name, path in find_all(folder, published).items():
+        if among is not None and name not in among:
+            continue
         if path is None:
             names.append(name)
             continue

@@ -3,14 +3,17 @@
 Every file is read once and verified (SHA-256, published.verify_bytes) before anything is written,
 so a truncated or wrong file stops the import with the cache untouched; each verified file is then
 written atomically (dlcc.atomic.write_bytes). A verified file has exactly the published bytes, so
-it can only replace a file that was missing, corrupt, or identical.
+it can only replace a file that was missing, corrupt, or identical. The writing, and the removal
+of the other format's files, happen under the dataset folder's lock (dlcc.data.lock): two imports
+at once, or an import and a download, take turns instead of removing each other's files.
 """
 
 import os
 from pathlib import Path
 
 from dlcc.atomic import write_bytes
-from dlcc.data.cache import cache_dir, make_folder, remove_empty
+from dlcc.data.cache import cache_dir, remove_leftovers
+from dlcc.data.lock import writing
 from dlcc.data.published import FILES, Published, find_all, read_file, verify_bytes
 from dlcc.errors import DataError
 
@@ -34,26 +37,26 @@ def install(dataset: str, source: Path | list[Path]) -> list[Path]:
         verify_bytes(contents[name], path.name, str(path), published, hint)
 
     folder = cache_dir() / dataset
-    created = make_folder(folder)
     targets = {name: folder / path.name for name, path in paths.items()}
-    new = [target for target in targets.values() if not target.exists()]
-    try:
+    with writing(folder, "importing"):  # no other import or download (nor a lock.reading reader) meanwhile
+        remove_leftovers(folder, published.sha256)
+        new = [target for target in targets.values() if not target.exists()]
+        try:
+            for name, target in targets.items():
+                if not _same_file(target, paths[name]):
+                    write_bytes(target, contents[name])
+        except BaseException as error:  # a failed write, or Ctrl-C: leave no incomplete set behind
+            for target in new:
+                target.unlink(missing_ok=True)
+            if not isinstance(error, OSError):
+                raise
+            raise DataError(
+                f"cannot write {dataset} into {folder} ({error}); "
+                f"set DLCC_DATA_DIR to a writable folder"
+            ) from None
         for name, target in targets.items():
-            if not _same_file(target, paths[name]):
-                write_bytes(target, contents[name])
-    except BaseException as error:  # a failed write, or Ctrl-C: leave no incomplete set behind
-        for target in new:
-            target.unlink(missing_ok=True)
-        remove_empty(created)
-        if not isinstance(error, OSError):
-            raise
-        raise DataError(
-            f"cannot write {dataset} into {folder} ({error}); "
-            f"set DLCC_DATA_DIR to a writable folder"
-        ) from None
-    for name, target in targets.items():
-        other = name if target.suffix == ".gz" else f"{name}.gz"
-        (folder / other).unlink(missing_ok=True)
+            other = name if target.suffix == ".gz" else f"{name}.gz"
+            (folder / other).unlink(missing_ok=True)
     return list(targets.values())
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from dlcc.data.cache import cache_dir, read_cache, write_cache
 from dlcc.data.download import fetch_missing
+from dlcc.data.lock import reading
 from dlcc.data.options import NoOptions
 from dlcc.data.pixels import to_float32
 from dlcc.data.published import FILES, find_all, read_verified
@@ -53,10 +54,12 @@ _LOADED: dict[tuple, Loaded] = {}
 
 def load_images(dataset: str) -> Loaded:
     """Official train and test splits in their published order (no shuffle), x = pixel / 255."""
-    key = _sources_key(dataset)
-    if key is not None and key in _LOADED:
-        return _LOADED[key]
-    loaded = _load_images(dataset)
+    # The folder's shared lock while the files are found and read: an import waits (data.lock).
+    with reading(cache_dir() / dataset):
+        key = _sources_key(dataset)
+        if key is not None and key in _LOADED:
+            return _LOADED[key]
+        loaded = _load_images(dataset)
     for array in (loaded.x, loaded.x_bytes, loaded.t, loaded.x_test, loaded.t_test):
         array.flags.writeable = False
     if key is not None:
@@ -99,18 +102,19 @@ def read_arrays(dataset: str) -> dict[str, np.ndarray]:
     """The four arrays by file name: from the .npy cache when fresh, else from verified files."""
     folder = cache_dir() / dataset
     published = FILES[dataset]
-    paths = find_all(folder, published)
-    missing = [name for name, path in paths.items() if path is None]
-    if missing:
-        paths = fetch_missing(dataset, missing)
-    sources = {name: (paths[name], digest) for name, digest in published.sha256.items()}
-    arrays = read_cache(folder, sources)
-    if arrays is not None and not _as_published(arrays):
-        arrays = None  # a cache another tool or version wrote: rebuilt from the verified files
-    if arrays is None:
-        arrays = {name: read_verified(paths[name], published) for name in published.sha256}
-        check_shapes(arrays, folder)
-        write_cache(folder, arrays, sources)
+    with reading(folder):  # no import replaces a file between finding and reading it
+        paths = find_all(folder, published)
+        missing = [name for name, path in paths.items() if path is None]
+        if missing:
+            paths = fetch_missing(dataset, missing)
+        sources = {name: (paths[name], digest) for name, digest in published.sha256.items()}
+        arrays = read_cache(folder, sources)
+        if arrays is not None and not _as_published(arrays):
+            arrays = None  # a cache another tool or version wrote: rebuilt from the verified files
+        if arrays is None:
+            arrays = {name: read_verified(paths[name], published) for name in published.sha256}
+            check_shapes(arrays, folder)
+            write_cache(folder, arrays, sources)
     return arrays
 
 
