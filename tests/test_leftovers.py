@@ -107,7 +107,7 @@ def test_sigterm_while_the_api_reads_the_finished_run_is_interrupted_run_too(tmp
 
 @pytest.mark.parametrize("flag, message", [
     ("optimizer.lr=-1", "--set optimizer.lr=-1: optimizer.lr: Input should be greater than 0 (got -1)"),
-    ("training.batch_size=abc", "--set training.batch_size=abc: training.batch_size: Input should be a valid integer"),
+    ("training.batch_size=abc", "--set training.batch_size=abc: training.batch_size: must be a positive integer or 'full'"),
     ("nosuch.key=1", "--set nosuch.key: unknown config key 'nosuch'"),
     ("model.layers.1.units=5", "with --set model.layers.1.units=5: model.layers.1.units: the output layer has 5 "
                                "units but dataset 'spirals' has 3 classes"),
@@ -148,7 +148,7 @@ def test_a_sweep_files_set_is_checked_once_too(tmp_path, write_config):
     (["--grid", "model.layers.1.units=3,5"], "point p001 (model.layers.1.units=5): model.layers.1.units: the output"),
     # a --set that is fine for the base config and wrong only with one point's values names that point
     (["--set", "optimizer.momentum=0.9", "--grid", "optimizer.name=sgd,adam"],
-     "point p001 (optimizer.name=adam): optimizer.momentum: unknown key here"),
+     "point p001 (optimizer.name=adam) with --set optimizer.momentum=0.9: optimizer.momentum: unknown key here"),
 ])
 def test_a_points_own_problem_still_names_the_point(tmp_path, write_config, args, message):
     result = cli("sweep", write_config(TINY), *args, "--runs-dir", tmp_path / "runs", "--quiet")

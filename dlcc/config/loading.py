@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from dlcc.config.messages import format_errors
 from dlcc.config.overrides import apply_overrides
 from dlcc.config.schema import Config
-from dlcc.config.safe_yaml import yaml_dump
+from dlcc.config.safe_yaml import problem, yaml_dump
 from dlcc.config.yamlio import read_yaml, to_dict, yaml_load
 from dlcc.errors import ConfigError
 
@@ -39,8 +39,9 @@ def parse(raw: Any, source: str = "config", overrides=(), notes: list | None = N
 
     overrides: `KEY=VALUE` strings as `--set` takes them, or (key, value) pairs; a problem with
     an overridden value is reported as that `--set` flag's. notes: gets a line for each variant
-    switch that dropped settings (see apply_overrides). flags: {key: "--name X"} for overrides that
-    came from a flag of their own (--name, --seed): their problems name that flag instead.
+    switch that dropped settings (see apply_overrides). flags: {key: what to call that override}
+    for overrides that are not a --set flag: a flag of their own (`--name 'x'`), a sweep file's
+    `set:`, a sweep point's value; their problems are named that way instead.
     """
     if not isinstance(raw, dict):
         kind = "empty" if raw is None else f"a {type(raw).__name__}"
@@ -48,11 +49,11 @@ def parse(raw: Any, source: str = "config", overrides=(), notes: list | None = N
     if not overrides:
         return _validate(raw, source)
     # Overrides are checked against the resolved original, so the original must be valid first.
-    raw = apply_overrides(raw, _validate(raw, source), overrides, source, notes)
+    raw = apply_overrides(raw, _validate(raw, source), overrides, source, notes, flags)
     blame = {}
     for item in overrides:
         key, _, text = item.partition("=") if isinstance(item, str) else (item[0], "=", short_value(item[1]))
-        blame[key] = f"--set {key}={text[:60] + '...' if len(text) > 60 else text}"
+        blame[key] = (flags or {}).get(key) or f"--set {key}={text[:60] + '...' if len(text) > 60 else text}"
         if key == "data.dataset":  # the new dataset's options start afresh: a missing one is this flag's
             blame.setdefault("data.options", blame[key])
     return _validate(raw, source, {**blame, **(flags or {})})
@@ -60,7 +61,8 @@ def parse(raw: Any, source: str = "config", overrides=(), notes: list | None = N
 
 def short_value(value) -> str:
     """A value as a --set flag would show it: one line of flow-style YAML."""
-    return yaml_dump(value, default_flow_style=True, width=10**6).strip().removesuffix("...").strip()
+    text = yaml_dump(value, default_flow_style=True, width=10**6, sort_keys=False)  # keys in the order given
+    return text.strip().removesuffix("...").strip()
 
 
 def _validate(raw: dict, source: str, blame: dict | None = None) -> Config:
@@ -111,7 +113,7 @@ def _yaml_text(text: str):
     try:
         return yaml_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config text: not valid YAML: {str(exc).splitlines()[0]}") from None
+        raise ConfigError(f"config text: not valid YAML{problem(exc)}") from None
 
 
 def _named(raw):

@@ -29,9 +29,11 @@ SWITCHES = {"optimizer.name": ("optimizer", "name"), "schedule.name": ("schedule
             "data.dataset": ("data", "dataset")}
 
 
-def apply_overrides(raw: dict, resolved: Config, overrides, source: str, notes: list | None = None) -> dict:
+def apply_overrides(raw: dict, resolved: Config, overrides, source: str, notes: list | None = None,
+                    names: dict | None = None) -> dict:
     """A copy of `raw` with each override applied: `KEY=VALUE` text (the value parsed as YAML) or
-    a (key, value) pair (the value as it is); a path must exist in the config.
+    a (key, value) pair (the value as it is); a path must exist in the config. names: {key: what
+    to call that override in an error} for those that are not a `--set` flag (a sweep file's `set:`).
 
     Choosing a variant (`optimizer.name`, `schedule.name`, `data.dataset`) is applied first and
     gives that variant its own defaults: the old variant's settings (its lr, momentum, dataset
@@ -66,13 +68,14 @@ def apply_overrides(raw: dict, resolved: Config, overrides, source: str, notes: 
             continue
         parts = key.split(".")
         node, known = raw, full
+        name = (names or {}).get(key) or f"--set {shorten(key)}"
         for depth, part in enumerate(parts):
             here = ".".join(parts[: depth + 1])
             index: Any = part
             if isinstance(known, list):
                 # ASCII digits only: str.isdigit() also accepts '²', which int() does not
                 if not (part.isascii() and part.isdigit()) or int(part) >= len(known):
-                    raise ConfigError(f"--set {shorten(key)}: '{shorten(here)}' is not an index of a "
+                    raise ConfigError(f"{name}: '{shorten(here)}' is not an index of a "
                                       f"{len(known)}-item list (0..{len(known) - 1})")
                 index = int(part)
             elif isinstance(known, dict) and part in known:
@@ -81,13 +84,13 @@ def apply_overrides(raw: dict, resolved: Config, overrides, source: str, notes: 
                 pass  # a field of another variant (--set schedule.name=step --set schedule.step_size=2)
             elif isinstance(known, str) and depth > 0:
                 known = {"name": known}  # an initializer given by name: its parameters may be set
-                if part not in ("std", "limit", "value"):
-                    raise ConfigError(_unknown_path(key, here, list(known)))
+                if part not in InitSpec.model_fields:  # name, std, limit, value
+                    raise ConfigError(_unknown_path(name, here, list(known)))
             elif known is None and depth > 0:
                 known = {}  # a section left null (e.g. training.early_stopping): let the schema judge
             else:
                 choices = list(known) if isinstance(known, dict) else []
-                raise ConfigError(_unknown_path(key, here, choices))
+                raise ConfigError(_unknown_path(name, here, choices))
             last = depth == len(parts) - 1
             if last:
                 node[index] = copy.deepcopy(value)  # never the caller's own dict: later keys write into it
@@ -145,8 +148,8 @@ def _has(container: Any, index: Any) -> bool:
     return isinstance(container, dict) and index in container
 
 
-def _unknown_path(key: str, here: str, choices: list[str]) -> str:
+def _unknown_path(name: str, here: str, choices: list[str]) -> str:
     maybe = did_you_mean(here.rsplit(".", 1)[-1], choices)
     allowed = f" (allowed here: {', '.join(map(str, choices))})" if choices else ""
-    return f"--set {shorten(key)}: unknown config key '{shorten(here)}'{maybe}{allowed}"
+    return f"{name}: unknown config key '{shorten(here)}'{maybe}{allowed}"
 

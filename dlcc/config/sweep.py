@@ -29,9 +29,9 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator
 
-from dlcc.config.messages import format_errors
+from dlcc.config.messages import format_errors, shorten
 from dlcc.config.schema import Frozen
 from dlcc.config.yamlio import yaml_load
 from dlcc.errors import ConfigError
@@ -59,6 +59,8 @@ class SweepSpec(Frozen):
     executor: Literal["local", "ray"] = "local"
     workers: Annotated[int, Field(ge=1, le=256)] | None = None
     ray_address: str | None = None
+    # The `set` keys given as --set flags (or sets= in Python) rather than in the file: errors name them so.
+    _flag_sets: frozenset = PrivateAttr(frozenset())
 
     @field_validator("grid")
     @classmethod
@@ -71,10 +73,13 @@ class SweepSpec(Frozen):
                 raise ValueError(f"{key}: {twice[0]!r} is listed twice; give each value once")
         return grid
 
-    @field_validator("random")
+    @field_validator("random", mode="before")  # before "Input should be a valid string" says less
     @classmethod
-    def _distributions_parse(cls, random: dict) -> dict:
-        for key, text in random.items():
+    def _distributions_parse(cls, random: Any) -> Any:
+        for key, text in (random.items() if isinstance(random, dict) else ()):
+            if not isinstance(text, str):
+                raise ValueError(f"{key}: {shorten(repr(text))} is not a distribution; write one as text: "
+                                 "uniform(a, b), loguniform(a, b), int(a, b) or choice(v1, v2, ...)")
             parse_distribution(key, text)
         return random
 
@@ -91,7 +96,7 @@ def parse_spec(raw: Any, source: str, flags: dict | None = None) -> SweepSpec:
     try:
         spec = SweepSpec.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(format_errors(exc, source, flags)) from None
+        raise ConfigError(format_errors(exc, source, flags, SweepSpec)) from None
     if spec.random and spec.trials is None:
         raise ConfigError(f"{source}: trials: how many random draws? `random` needs `trials: N` (--trials N)")
     if spec.trials is not None and not spec.random:
@@ -149,7 +154,7 @@ def parse_distribution(key: str, text: str) -> tuple[str, list]:
     try:
         args = [yaml_load(part.strip()) for part in match[2].split(",")] if match[2].strip() else []
     except yaml.YAMLError as exc:
-        raise ValueError(f"{key}: cannot read the values of {text!r} ({str(exc).splitlines()[0]})") from None
+        raise ValueError(f"{key}: cannot read the values of {text!r} ({yaml_problem(exc)})") from None
     if kind == "choice":
         if not args:
             raise ValueError(f"{key}: choice() needs at least one value")
@@ -192,6 +197,11 @@ def draw(kind: str, args: list, rng: np.random.Generator):
     if kind == "int":
         return int(rng.integers(int(args[0]), int(args[1]), endpoint=True))
     return args[int(rng.integers(len(args)))]
+
+
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """What is wrong with a YAML value, in a few words (`expected ',' or ']', but got '}'`)."""
+    return getattr(exc, "problem", None) or (str(exc).splitlines() or ["cannot parse it"])[0]
 
 
 def count_points(spec: SweepSpec) -> int:

@@ -17,7 +17,9 @@ from pathlib import Path
 import yaml
 
 from dlcc import config as config_mod
-from dlcc.config.sweep import MAX_RUNS_WITHOUT_YES, SweepSpec, count_points, expand, parse_spec, point_overrides
+from dlcc.config.sweep import (MAX_RUNS_WITHOUT_YES, SweepSpec, count_points, expand, parse_spec, point_overrides,
+                               yaml_problem)
+from dlcc.config.messages import shorten
 from dlcc.config.yamlio import read_yaml
 from dlcc.errors import ConfigError
 from dlcc.runs.sweepdir import run_name
@@ -70,17 +72,22 @@ def sweep_spec(path: str | Path, *, sets=(), grid=(), random=(), trials=None, se
     elif spec.get("name") is None:
         spec["name"] = re.sub(r"[^A-Za-z0-9._-]", "-", path.stem).lstrip("-._") or "sweep"
     grid = grid if isinstance(grid, dict) else {k: _list(k, v) for k, v in _pairs(grid, "--grid", raw=True).items()}
-    spec["set"] = {**(spec.get("set") or {}), **(sets if isinstance(sets, dict) else _pairs(sets, "--set"))}
-    spec["grid"] = {**(spec.get("grid") or {}), **grid}
-    spec["random"] = {**(spec.get("random") or {}),
-                      **(random if isinstance(random, dict) else _pairs(random, "--random", raw=True))}
-    flags = {}
+    sets = sets if isinstance(sets, dict) else _pairs(sets, "--set")
+    random = random if isinstance(random, dict) else _pairs(random, "--random", raw=True)
+    flags = {}  # what to call a flag's key in an error: `--grid optimizer.lr=0.1,-1`, not the file
+    for key, given in (("set", sets), ("grid", grid), ("random", random)):
+        if isinstance(spec.get(key) or {}, dict):  # not a mapping: the spec's validation says so
+            spec[key] = {**(spec.get(key) or {}), **given}
+            if key != "set":  # (the set's values are checked with each point, see _labels)
+                flags |= {f"{key}.{k}": f"--{key} {k}={shorten(_flag_text(v))}" for k, v in given.items()}
     for key, value in (("trials", trials), ("seeds", seeds), ("workers", workers), ("executor", executor),
                        ("ray_address", ray_address), ("name", name)):
         if value is not None:
             spec[key] = value
             flags[key] = f"--{key.replace('_', '-')} {value!r}" if isinstance(value, str) else f"--{key.replace('_', '-')}"
-    return parse_spec(spec, source, flags), source, path.parent
+    parsed = parse_spec(spec, source, flags)
+    parsed._flag_sets = frozenset(sets)  # their problems are said as --set's, the file's as its `set:`'s
+    return parsed, source, path.parent
 
 
 def make_plan(spec: SweepSpec, source: str, folder: Path, yes: bool = False) -> Plan:
@@ -100,10 +107,12 @@ def make_plan(spec: SweepSpec, source: str, folder: Path, yes: bool = False) -> 
 def check_runs(plan: Plan, source: str) -> None:
     """Every check `train` makes before its first epoch (the data loads and fits the output layer,
     the network's size, memory, the early-stopping monitor), once per distinct setting of what
-    they depend on: a point that `dlcc validate` would refuse stops the sweep before it starts."""
+    they depend on: a point that `dlcc validate` would refuse stops the sweep before it starts.
+    A failure is the sweep's `set`'s only when every point fails it, and the base config with the
+    `set` alone fails the same way; otherwise it is the first failing point's."""
     from dlcc.training import session
 
-    first, checked = plan.runs[0].config, set()
+    first, checked, failed, passed = plan.runs[0].config, set(), None, False
     for run in plan.runs[::len(plan.spec.seeds)]:  # the first run of each point (runs are point by point)
         # The checks do not depend on a run's name, seed or optimizer settings (only on its kind:
         # Adam keeps twice the state): a grid over the learning rate is checked once.
@@ -114,12 +123,20 @@ def check_runs(plan: Plan, source: str) -> None:
         checked.add(key)
         try:
             session.check(run.config)
+            passed = True
         except ConfigError as exc:
-            shared = _shared_check_error(plan.spec, plan.base, source, session.check, str(exc))
-            if shared is not None:  # not this point's doing: the base config with the sweep's `set` fails too
-                raise shared from None
-            where = f"{source}: point {run.point['id']}" + (f" ({_describe(run.point)})" if _describe(run.point) else "")
-            raise ConfigError(f"{where}: {exc}\n{NOTHING_STARTED}") from None
+            failed = failed or (run, str(exc))
+        if failed and passed:  # a point's own doing: no need to check the rest
+            break
+    if failed is None:
+        return
+    run, message = failed
+    shared = None if passed else _shared_check_error(plan.spec, plan.base, source, session.check, message)
+    if shared is not None:  # not a point's doing: the base config with the sweep's `set` fails too
+        raise shared from None
+    # the key a check names first (`model.layers.1.units: ...`) may be the set's: name it with the point
+    labels = _labels(plan.spec, run.point, [(message.split(": ", 1)[0], None)], _where(source, run.point))
+    raise ConfigError(f"{next(iter(labels.values()))}: {message}\n{NOTHING_STARTED}") from None
 
 
 def plan_from_definition(definition: dict, source: str) -> Plan:
@@ -133,11 +150,13 @@ def _plan(spec: SweepSpec, name: str, base: dict, keys: list[str], points: list[
     runs = []
     for point in points:
         overrides = point_overrides(spec, point)
-        where = f"{source}: point {point['id']}" + (f" ({_describe(point)})" if _describe(point) else "")
+        where = _where(source, point)
+        labels = {**_labels(spec, point, overrides, where), "name": where}
         try:
-            cfg = config_mod.parse(base, source=where, overrides=[*overrides, ("name", f"{name}-{point['id']}")])
+            cfg = config_mod.parse(base, source=where, overrides=[*overrides, ("name", f"{name}-{point['id']}")],
+                                   flags=labels)
         except ConfigError as exc:
-            raise _point_error(str(exc), spec, base, point, overrides, source, where) from None
+            raise _point_error(exc, spec, base, point, source) from None
         runs += [PlannedRun(run_name(point["id"], seed), point, seed, cfg.model_copy(update={"seed": seed}))
                  for seed in spec.seeds]
     return Plan(name, spec, base, keys, points, runs)
@@ -147,29 +166,56 @@ NOTHING_STARTED = "(nothing was started: every point is checked first)"
 EVERY_POINT = "(it applies to every point of the sweep; nothing was started)"
 
 
-def _point_error(message: str, spec: SweepSpec, base: dict, point: dict, overrides: list, source: str,
-                 where: str) -> ConfigError:
-    """A point's config that does not validate. The message names the override it blames (`--set
-    KEY=VALUE: ...`). The point's own value (variant, grid, random) is said as the point's; a value
-    of the sweep's `set` (--set, sets=) is the flag's alone when the base config refuses it without
-    any point (it applies to every point), and the point's, flag named, when only this point's
-    values make it wrong (momentum for an adam variant)."""
-    key = next((k for k, _ in overrides if re.match(rf"--set {re.escape(k)}[=:]", message)), None)
-    own = {k for k, _ in point_overrides(spec.model_copy(update={"set": {}}), point)}
-    if key is not None and key not in own:
-        shared = _shared_error(spec, base, source)
-        return shared if shared is not None else ConfigError(f"{where}: {message}\n{NOTHING_STARTED}")
-    if key is not None:  # the point's override, not a command-line flag: from its key on
-        at = message.find(f": {key}", len(f"--set {key}="))  # past the value, which may hold ': '
-        message = f"{where}: {message[at + 2:] if at >= 0 else message.removeprefix('--set ')}"
-    return ConfigError(f"{message}\n{NOTHING_STARTED}")
+def _labels(spec: SweepSpec, point: dict, overrides: list, where: str) -> dict:
+    """{key: what to call it in an error}. The point's own values (its variant, grid and random
+    values) are the point's, said by `where`; a value of the sweep's `set` is named with the point,
+    `where with --set KEY=VALUE` (or `with set: KEY=VALUE` from the file), so a combination that
+    only this point makes wrong (momentum with an adam point) names both halves."""
+    own = {key for key, _ in point_overrides(spec.model_copy(update={"set": {}}), point)}
+    return {key: where if key in own or _set_key(spec, key) not in spec.set
+            else f"{where} with {_set_label(spec, _set_key(spec, key))}" for key, _ in overrides}
+
+
+def _set_key(spec: SweepSpec, key: str) -> str:
+    """The key of the sweep's `set` an override comes from: itself, its section (`optimizer.lr`
+    from `set: {optimizer: {...}}`), or the name that reset its section (`optimizer` from `optimizer.name`)."""
+    return next((k for k in (key, key.split(".")[0], f"{key}.name") if k in spec.set), key)
+
+
+def _set_label(spec: SweepSpec, key: str, source: str | None = None) -> str:
+    """`--set KEY=VALUE` for a flag's (or sets='s) value, `SOURCE: set: KEY=VALUE` for the file's."""
+    text = f"{key}={shorten(config_mod.short_value(spec.set.get(key)), 60)}"
+    if key in spec._flag_sets:
+        return f"--set {text}"
+    return f"{source}: set: {text}" if source else f"set: {text}"
+
+
+def _where(source: str, point: dict) -> str:
+    return f"{source}: point {point['id']}" + (f" ({_describe(point)})" if _describe(point) else "")
+
+
+def _point_error(exc: ConfigError, spec: SweepSpec, base: dict, point: dict, source: str) -> ConfigError:
+    """A point's config that does not validate (its message names the point, and the `set` value
+    it combines with). When the base config with the sweep's `set` fails by itself while the
+    point's own values are fine, the `set` is wrong for every point: said once, as the set's."""
+    if spec.set:
+        try:
+            config_mod.parse(base, source=source, overrides=point_overrides(spec.model_copy(update={"set": {}}), point))
+        except ConfigError:
+            pass  # the point's own values are wrong (too): its error says which
+        else:
+            shared = _shared_error(spec, base, source)
+            if shared is not None:
+                return shared
+    return ConfigError(f"{exc}\n{NOTHING_STARTED}")
 
 
 def _shared_error(spec: SweepSpec, base: dict, source: str) -> ConfigError | None:
     """The error of what every point shares, the base config with the sweep's `set`, or None when
     that alone validates."""
     try:
-        config_mod.parse(base, source=source, overrides=list(spec.set.items()))
+        config_mod.parse(base, source=source, overrides=list(spec.set.items()),
+                         flags={key: _set_label(spec, key, source) for key in spec.set if key not in spec._flag_sets})
     except ConfigError as exc:
         return ConfigError(f"{exc}\n{EVERY_POINT}")
     return None
@@ -183,7 +229,7 @@ def _shared_check_error(spec: SweepSpec, base: dict, source: str, check, message
         check(config_mod.parse(base, source=source, overrides=list(spec.set.items())))
     except ConfigError as exc:
         if str(exc) == message:
-            sets = " ".join(f"--set {k}={config_mod.short_value(v)}" for k, v in spec.set.items())
+            sets = " ".join(_set_label(spec, key) for key in spec.set)
             return ConfigError(f"{source}{' with ' + sets if sets else ''}: {exc}\n{EVERY_POINT}")
     return None
 
@@ -216,7 +262,7 @@ def _value(where: str, text: str):
     try:
         return config_mod.yaml_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{where}: cannot parse {text!r} as YAML ({str(exc).splitlines()[0]})") from None
+        raise ConfigError(f"{where}: cannot parse {text!r} as YAML ({yaml_problem(exc)})") from None
 
 
 def _list(key: str, text: str) -> list:
@@ -234,6 +280,11 @@ def _list(key: str, text: str) -> list:
     if any(not p.strip() for p in parts):
         raise ConfigError(f"--grid {key}={text}: an empty value; write --grid {key}=V1,V2,...")
     return [_value(f"--grid {key}={text}", p.strip()) for p in parts]
+
+
+def _flag_text(value) -> str:
+    """A --grid or --random value as typed: `0.1,1` for a list, the distribution's text as it is."""
+    return ",".join(map(config_mod.short_value, value)) if isinstance(value, list) else str(value)
 
 
 def _describe(point: dict) -> str:
