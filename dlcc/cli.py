@@ -286,11 +286,11 @@ def sweep(
         "--seeds", metavar="N|A-B|A,B", help="Seeds to repeat every point with: 5 (0..4), 3-7, or 0,2,9. "
         "Default: the sweep file's, else 0.")] = None,
     workers: Annotated[Optional[int], typer.Option(
-        "--workers", "-w", min=1, help="Runs at once (default: the CPU count, at most 8).")] = None,
+        "--workers", "-w", min=1, help="Runs at once (default: the CPU count, at most 8; never more than the CPUs here).")] = None,
     executor: Annotated[Optional[Executor], typer.Option(
         "--executor", help="local: a process pool here; ray: Ray tasks (pip install \"dlcc\\[ray]\").")] = None,
     ray_address: Annotated[Optional[str], typer.Option(
-        "--ray-address", metavar="ADDR", help="A Ray cluster ('auto' or host:port); default: a local Ray instance.")] = None,
+        "--ray-address", metavar="ADDR", help="A Ray cluster ('auto' or host:port); default: $RAY_ADDRESS, else a local Ray instance.")] = None,
     resume: Annotated[Optional[Path], typer.Option(
         "--resume", metavar="SWEEP_DIR", help="Train what a sweep folder is missing; interrupted runs continue.")] = None,
     name: Annotated[Optional[str], typer.Option("--name", help="Sweep-folder name (default: the file's).")] = None,

@@ -6,6 +6,7 @@ different scales; seed groups tied on an accuracy are not told apart by such los
 from __future__ import annotations
 
 import csv
+import io
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -16,12 +17,14 @@ from rich.console import Console
 from dlcc.errors import RunError
 from dlcc.report.compare import print_comparison
 from dlcc.report.page import build
+from dlcc.report.sweep_progress import RichSweepReporter
 from dlcc.runs import sweepdir
 from dlcc.runs.compare import best_group, compare
 from dlcc.runs.folder import Summary
 from dlcc.runs.listing import list_runs
 from dlcc.runs.read import RunFolder, read
 from dlcc.runs.sweepstats import sweep_stats
+from dlcc.sweeps.plan import plan_from_definition
 from tests.runs_helpers import SINE, dlcc, dlcc_json, refused
 from tests.sweep_helpers import make_sweep
 from tests.test_compare_regression import reg_run, scores
@@ -181,3 +184,17 @@ def test_the_reports_results_table_has_the_regression_scores_and_flags_as_writte
     table = page[page.index("<h3>results.csv</h3>"):]
     assert all(f">{key}<" in table for key in ("test_mse", "test_mae", "test_r2"))
     assert ">false<" in table and ">False<" not in table
+
+
+def test_the_live_best_so_far_ranks_a_sweep_over_scales_by_test_mse(scales_sweep):
+    # It ranked by best_val_loss across scales ("p003 loss=l1 ... (val_loss 0.02959)"), and chose
+    # its metric from the base config's loss alone.
+    out = io.StringIO()
+    reporter = RichSweepReporter(Console(file=out, width=200))
+    rows = sweepdir.read_results(scales_sweep)
+    reporter.start(plan_from_definition(sweepdir.read_definition(scales_sweep), str(scales_sweep)), rows)
+    stats = sweep_stats(sweepdir.read_definition(scales_sweep), rows)
+    assert stats.metric == "test_mse"
+    assert reporter._best().startswith(f"{stats.best.id} ") and "(test_mse " in reporter._best()
+    reporter.run_finished(rows[0])
+    assert "test_mse" in out.getvalue().splitlines()[-1]

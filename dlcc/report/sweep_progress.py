@@ -11,6 +11,9 @@ import time
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from dlcc.errors import DlccError
+from dlcc.runs.sweepstats import default_metric, scale_differences, sweep_stats
+
 FINISHED = ("completed", "early_stopped", "diverged", "failed")
 
 
@@ -33,11 +36,10 @@ class RichSweepReporter:
         self.running: set[str] = set()
         self.started_at = time.perf_counter()
         self.done_before = sum(r["status"] in FINISHED for r in rows)
-        self.metric = "best_val_accuracy" if plan.base["loss"] in ("cross_entropy", "binary_cross_entropy") \
-            else "best_val_loss"
+        self.metric = None  # what the sweep plot and `dlcc compare` rank by, once a run has finished
         self.console.print(f"sweep {plan.name}: {len(plan.points)} point(s) x {len(plan.spec.seeds)} seed(s) = "
                            f"{len(rows)} runs" + (f", {self.done_before} done already" if self.done_before else ""),
-                           highlight=False)
+                           highlight=False, soft_wrap=True)
         if self.live:
             self.progress.start()
             self.task = self.progress.add_task(f"sweep {plan.name}", total=len(rows), completed=self.done_before,
@@ -51,10 +53,12 @@ class RichSweepReporter:
         self.running.discard(row["run"])
         self.rows[row["run"]] = row
         if not self.live:
+            rows = list(self.rows.values())
+            self.metric = default_metric(rows, scale_differences(self.plan.definition(), rows))
             best = row.get(self.metric)
             self.console.print(f"{row['run']}: {row['status']}" + (f"  {self.metric} {_fmt(self.metric, best)}"
                                if best is not None else "") + (f"  ({row['error']})" if row.get("error") else ""),
-                               highlight=False, markup=False)
+                               highlight=False, markup=False, soft_wrap=True)  # one line per run, for grep
         self._refresh()
 
     def _refresh(self) -> None:
@@ -78,19 +82,16 @@ class RichSweepReporter:
         return f"ETA {per_run * left:.0f}s" if left else ""
 
     def _best(self) -> str | None:
-        """The point with the best mean of the metric over its finished seeds."""
-        by_point: dict[str, list[float]] = {}
-        for r in self.rows.values():
-            if r["status"] in ("completed", "early_stopped") and r.get(self.metric) is not None:
-                by_point.setdefault(r["point"], []).append(r[self.metric])
-        if not by_point:
+        """The best point so far, chosen as the sweep plot's star and compare's best group are
+        (runs/sweepstats.py: no loss ranks points whose losses are on different scales)."""
+        try:
+            stats = sweep_stats(self.plan.definition(), list(self.rows.values()))
+        except DlccError:  # nothing that can rank the points yet (no test score across scales)
             return None
-        pick = max if "accuracy" in self.metric else min
-        point = pick(by_point, key=lambda p: sum(by_point[p]) / len(by_point[p]))
-        mean = sum(by_point[point]) / len(by_point[point])
-        label = next((" ".join(x for x in (p.get("variant") or "", " ".join(f"{k}={v}" for k, v in
-                      p["values"].items())) if x) for p in self.plan.points if p["id"] == point), "")
-        return f"{point} {label} ({self.metric.removeprefix('best_')} {_fmt(self.metric, mean)})".replace("  ", " ")
+        best = stats.best
+        if best is None:
+            return None
+        return f"{best.id} {best.label} ({stats.metric.removeprefix('best_')} {_fmt(stats.metric, best.mean)})"
 
     def close(self) -> None:
         if self.task is not None:

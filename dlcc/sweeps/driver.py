@@ -11,12 +11,15 @@ every finished run.
 
 from __future__ import annotations
 
+import os
+import warnings
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from dlcc import config as config_mod
-from dlcc.errors import InterruptedRun
+from dlcc.config.sweep import parse_spec
+from dlcc.errors import InterruptedRun, Note
 from dlcc.runs import folder, sweepdir
 from dlcc.sweeps.plan import Plan, plan_from_definition
 from dlcc.sweeps.task import BLAS_THREADS
@@ -41,18 +44,25 @@ class SweepReporter:
     def run_finished(self, row: dict) -> None: ...
 
 
-def default_workers() -> int:
-    import os
+def cpu_count() -> int:
+    """The CPUs this process may run on (a container's or taskset's share, not the whole machine's)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
 
-    return max(1, min(os.cpu_count() or 1, 8))
+
+def default_workers() -> int:
+    return min(cpu_count(), 8)
 
 
 def run_sweep(plan: Plan, runs_dir: Path, *, executor: str | None = None, workers: int | None = None,
               ray_address: str | None = None, reporter: SweepReporter | None = None) -> SweepResult:
     """A new sweep folder under runs_dir with every run of `plan` trained in it."""
-    executor = executor or plan.spec.executor
-    workers = workers or plan.spec.workers or default_workers()
-    ray_address = ray_address or plan.spec.ray_address
+    given = _given(executor, workers, ray_address)
+    executor = given.get("executor") or plan.spec.executor
+    workers = given.get("workers") or plan.spec.workers or default_workers()
+    ray_address = given.get("ray_address") or plan.spec.ray_address
     pool = _executor(executor, workers, ray_address)  # Ray missing or unreachable: nothing written yet
     sweep_dir = sweepdir.create_sweep_dir(runs_dir, plan.name)
     definition = plan.definition() | {"executor": executor, "workers": workers, "ray_address": ray_address}
@@ -68,6 +78,7 @@ def resume_sweep(sweep_dir: Path, *, executor: str | None = None, workers: int |
     scratch, interrupted ones (and those whose worker died) from their checkpoints. Finished and
     diverged runs are kept as they are."""
     sweep_dir = Path(sweep_dir)
+    given = _given(executor, workers, ray_address)  # before anything is read or written
     definition = sweepdir.read_definition(sweep_dir)
     plan = plan_from_definition(definition, str(sweep_dir / sweepdir.SWEEP_FILE))
     rows = [sweepdir.result_row(sweep_dir / r.name, r.point, r.seed, plan.keys) for r in plan.runs]
@@ -75,9 +86,9 @@ def resume_sweep(sweep_dir: Path, *, executor: str | None = None, workers: int |
     # every run is done and nothing is left to train
     sweepdir.write_results(sweep_dir, plan.keys, rows)
     resumable = {r.name for r in plan.runs if (sweep_dir / r.name / folder.SUMMARY).is_file()}
-    workers = workers or definition.get("workers") or default_workers()
-    pool = _executor(executor or definition.get("executor", "local"), workers,
-                     ray_address or definition.get("ray_address"))
+    workers = given.get("workers") or plan.spec.workers or default_workers()
+    pool = _executor(given.get("executor") or plan.spec.executor, workers,
+                     given.get("ray_address") or plan.spec.ray_address)
     return _drive(plan, sweep_dir, rows, resumable, pool, workers, reporter)
 
 
@@ -119,17 +130,37 @@ def _drive(plan: Plan, sweep_dir: Path, rows: list[dict], resumable: set, pool, 
     return SweepResult(sweep_dir, rows)
 
 
+def _given(executor, workers, ray_address) -> dict:
+    """The executor settings given as arguments (flags), checked as a sweep file's are."""
+    given = {k: v for k, v in (("executor", executor), ("workers", workers), ("ray_address", ray_address))
+             if v is not None}
+    spec = parse_spec({"base": {}, **given}, "dlcc sweep", {k: f"--{k.replace('_', '-')}" for k in given})
+    return {k: getattr(spec, k) for k in given}
+
+
 def _executor(name: str, workers: int, ray_address: str | None):
     """The executor, ready to run: Ray is imported and connected here, before anything is written."""
     if name == "ray":
         from dlcc.sweeps.ray_executor import RayExecutor
 
-        pool = RayExecutor(workers, ray_address)
+        # A cluster has CPUs of its own; a local Ray instance has this machine's
+        pool = RayExecutor(workers if ray_address or os.environ.get("RAY_ADDRESS") else _here(workers), ray_address)
         pool.connect()
         return pool
     from dlcc.sweeps.local import LocalExecutor
 
-    return LocalExecutor(workers)
+    return LocalExecutor(_here(workers))
+
+
+def _here(workers: int) -> int:
+    """Workers on this machine: no more than its CPUs. Each run has one BLAS thread and uses its
+    CPU fully, so more workers only share the CPUs, slower each, and multiply the memory."""
+    cpus = cpu_count()
+    if workers <= cpus:
+        return workers
+    warnings.warn(f"{workers} workers asked for, but this machine has {cpus} CPU{'s' * (cpus > 1)}: running "
+                  f"{cpus} run{'s' * (cpus > 1)} at once (more would only share the CPUs)", Note, stacklevel=2)
+    return cpus
 
 
 def _set_aside(run_dir: Path) -> None:

@@ -13,7 +13,8 @@ queue, so it always knows which run a worker has:
   worker): that stops the sweep with one message instead of failing every run in turn;
 - `interrupt()` sends SIGTERM to the busy workers: each stops its run at the next batch boundary,
   marks it interrupted (resumable) and reports back. Workers ignore SIGINT themselves, so a Ctrl-C
-  in the terminal, which reaches the whole process group, is decided by the driver alone.
+  in the terminal, which reaches the whole process group, is decided by the driver alone;
+- a worker whose driver was killed outright stops its run the same way and exits.
 """
 
 from __future__ import annotations
@@ -22,18 +23,42 @@ import multiprocessing as mp
 import os
 import queue
 import signal
+import threading
+import time
 from collections import deque
 
 from dlcc.errors import DlccError
 from dlcc.sweeps.task import train_run
 
+ORPHAN_POLL = 0.5  # seconds between a worker's checks that its driver is still alive
+
 
 def _worker(inbox, outbox, ready) -> None:
     from dlcc.training import session  # noqa: F401  import once, before the first run
 
+    driver = os.getppid()
+    threading.Thread(target=_stop_when_orphaned, args=(driver,), daemon=True).start()
     ready.set()
-    while (task := inbox.get()) is not None:
+    while True:
+        try:
+            task = inbox.get(timeout=ORPHAN_POLL)
+        except queue.Empty:
+            if os.getppid() != driver:
+                return
+            continue
+        if task is None:
+            return
         outbox.put(("finished", train_run(task)))
+
+
+def _stop_when_orphaned(driver: int) -> None:
+    """A driver killed outright (SIGKILL) cannot stop its workers, and a worker holds both ends of
+    its queues, so it would train on and then wait forever. Once its parent is gone, the worker
+    does what the driver's interrupt() asks for: its run stops at the next batch boundary, marked
+    interrupted (resumable), and the worker exits."""
+    while os.getppid() == driver:
+        time.sleep(ORPHAN_POLL)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 UNGUARDED = ("Each worker is a new Python process that imports your main script again: in a script "

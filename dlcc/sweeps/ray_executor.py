@@ -4,17 +4,35 @@ No shared filesystem is assumed. A task trains in a temporary folder on whicheve
 and returns the run folder's files as bytes; the driver writes them under the sweep folder (into a
 hidden folder first, renamed into place when complete). Resuming sends the interrupted folder's
 files the other way. Ray is optional: `pip install "dlcc[ray]"`.
+
+Faults: Ctrl-C cancels the tasks (ray.cancel reaches a running one as a Ctrl-C: its run stops at
+a batch boundary and its files come back as an interrupted run's); a task whose worker process
+died fails its run (its temporary folder, left on the node, is removed by a later task there);
+a worker that cannot load dlcc at all stops the sweep with one message, its runs still pending.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import re
 import shutil
+import signal
+import socket
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 from dlcc import atomic
 from dlcc.errors import ConfigError
 from dlcc.sweeps.task import train_run
+
+TMP_PREFIX = "dlcc-ray-"  # + host, worker pid, node: whose folder it is, for removing a dead one's
+STALE_SECONDS = 3600      # a dead worker's folder untouched this long is removed by the next task
+PROBE_SECONDS = 5.0       # to open a TCP connection to a cluster's address before Ray tries for minutes
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+WORKER_DIED = "the Ray worker process died while training this run (killed, or out of memory?)"
 
 
 def _ray():
@@ -31,7 +49,11 @@ def folder_files(run_dir: Path) -> dict[str, bytes]:
 
 def remote_train(task: dict) -> tuple[dict, dict[str, bytes]]:
     """Runs on a Ray worker: the run in a temporary folder, returned as (outcome, files)."""
-    with tempfile.TemporaryDirectory(prefix="dlcc-ray-") as tmp:
+    import ray
+
+    _remove_dead_workers_folders()
+    node = ray.get_runtime_context().get_node_id()[:12]
+    with tempfile.TemporaryDirectory(prefix=f"{tmp_prefix()}{os.getpid()}-{node}-") as tmp:
         if task.get("files"):
             (Path(tmp) / task["name"]).mkdir()
             for name, data in task["files"].items():
@@ -41,6 +63,58 @@ def remote_train(task: dict) -> tuple[dict, dict[str, bytes]]:
         return outcome, (folder_files(run_dir) if run_dir.is_dir() else {})
 
 
+def tmp_prefix() -> str:
+    """dlcc-ray-<host>-: a task's temporary folder is <prefix><worker pid>-<node>-<random>."""
+    return f"{TMP_PREFIX}{hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]}-"
+
+
+def _remove_dead_workers_folders() -> None:
+    """The temporary folders that killed workers on this host left (a SIGKILL skips every
+    cleanup): their process is gone and nothing has been written in them for an hour (a /tmp
+    shared with a container whose processes this one cannot see must not lose a running task's)."""
+    prefix = tmp_prefix()
+    for path in Path(tempfile.gettempdir()).glob(f"{prefix}*"):
+        pid = path.name[len(prefix):].split("-")[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)) and _quiet(path):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _quiet(folder: Path) -> bool:
+    try:
+        newest = max(p.stat().st_mtime for p in (folder, *folder.rglob("*")))
+    except OSError:
+        return False
+    return time.time() - newest > STALE_SECONDS
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    try:  # a zombie is dead too (killed, not yet reaped by its parent)
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _first_line(text: str) -> str:
+    """A Ray message's first line (with the list that follows when it ends in a colon), no colours."""
+    lines = [line.strip() for line in ANSI.sub("", text).splitlines() if line.strip()]
+    return " ".join(lines[:4]) if lines and lines[0].endswith(":") else (lines[0] if lines else "")
+
+
+def _host_port(address: str) -> tuple[str, int] | None:
+    """host:port (or ray://host:port) of an address; None for "auto" and forms Ray itself explains."""
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    host = host.strip("[]")
+    if not (sep and host and port.isdigit() and 0 < int(port) < 65536) or "/" in host:
+        return None
+    return host, int(port)
+
+
 class RayExecutor:
     def __init__(self, workers: int, address: str | None):
         self.ray = _ray()
@@ -48,18 +122,46 @@ class RayExecutor:
         self._refs: dict = {}
 
     def connect(self) -> None:
+        """Start a local Ray instance (with `workers` CPUs) or connect to the cluster at the address
+        (--ray-address, else $RAY_ADDRESS); a ConfigError that names it when that fails."""
         ray = self.ray
         if ray.is_initialized():
             return  # a notebook or a test started Ray already: use that instance
+        address = self.address or os.environ.get("RAY_ADDRESS") or None
+        where = "a local Ray instance" if address is None else \
+            f"the Ray cluster at {address}" + ("" if self.address else " (RAY_ADDRESS)")
+        host_port = _host_port(address) if address else None
+        if host_port is not None:
+            try:  # nothing listening: Ray itself would retry for many minutes
+                socket.create_connection(host_port, timeout=PROBE_SECONDS).close()
+            except OSError as exc:
+                raise ConfigError(f"--executor ray: cannot reach {where}: {exc.strerror or exc or 'no answer'} "
+                                  "(is the cluster running? `ray status` on its head node says)") from None
+        # ray.init puts a SIGTERM handler of its own in place (sys.exit(15), and a stack dump):
+        # dlcc's (SIGTERM is Ctrl-C: the sweep stops, resumable, exit 130) must stay.
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.getsignal(signal.SIGTERM) if main else None
         try:
-            if self.address:
-                ray.init(address=self.address, log_to_driver=False, configure_logging=False)
-            else:
-                ray.init(num_cpus=self.workers, log_to_driver=False, configure_logging=False,
+            if address:
+                ray.init(address=address, log_to_driver=False, configure_logging=False)
+            else:  # "local": a new instance, even when RAY_ADDRESS or a `ray start` cluster is around
+                ray.init(address="local", num_cpus=self.workers, log_to_driver=False, configure_logging=False,
                          include_dashboard=False)
+        except SystemExit as exc:  # Ray's SIGTERM handler ran while Ray was starting: an interruption
+            if exc.code != signal.SIGTERM:
+                raise
+            _shutdown(ray)
+            raise KeyboardInterrupt from None
+        except KeyboardInterrupt:
+            _shutdown(ray)
+            raise
         except Exception as exc:  # Ray raises many kinds: connection refused, bad address, ...
-            where = self.address or "a local Ray instance"
-            raise ConfigError(f"--executor ray: cannot start or reach {where}: {str(exc).splitlines()[0]}") from None
+            _shutdown(ray)
+            raise ConfigError(f"--executor ray: cannot {'reach' if address else 'start'} {where}: "
+                              f"{_first_line(str(exc))}") from None
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
 
     def run(self, tasks: list[dict], sweep_dir: Path, interrupted=lambda: False):
         """Yield ("started", name) and ("finished", outcome), like LocalExecutor.run."""
@@ -73,13 +175,16 @@ class RayExecutor:
         cancelled = False
         while self._refs:
             if interrupted() and not cancelled:
-                for ref in self._refs:
-                    ray.cancel(ref)
+                self._cancel()
                 cancelled = True
             done, _ = ray.wait(list(self._refs), num_returns=1, timeout=0.2)
             for ref in done:
                 name = self._refs.pop(ref)
                 yield "finished", self._collect(ref, name, Path(sweep_dir))
+
+    def _cancel(self) -> None:
+        for ref in self._refs:
+            self.ray.cancel(ref)
 
     def _collect(self, ref, name: str, sweep_dir: Path) -> dict:
         ray = self.ray
@@ -88,10 +193,39 @@ class RayExecutor:
         except ray.exceptions.TaskCancelledError:
             return {"name": name, "status": "interrupted", "error": None}
         except ray.exceptions.RayError as exc:
-            return {"name": name, "status": "failed", "error": f"the Ray task failed: {str(exc).splitlines()[0]}"}
+            return {"name": name, "status": "failed", "error": self._why(exc, sweep_dir)}
         if files:
             _install(sweep_dir / name, files)
         return outcome
+
+    def _why(self, exc, sweep_dir: Path) -> str:
+        """A failed task's reason, in one line; a worker that cannot load dlcc stops the sweep."""
+        errors = self.ray.exceptions
+        if isinstance(exc, errors.WorkerCrashedError):
+            return WORKER_DIED
+        if isinstance(exc, errors.RayTaskError):
+            # train_run catches a run's own errors: an import error here is Ray failing to load
+            # remote_train at all, as on a node without dlcc, and every run would fail alike.
+            cause = getattr(exc, "cause", None) or exc
+            text = ANSI.sub("", str(cause))
+            if "failed to import on the worker" in text or isinstance(cause, ImportError):
+                lines = [line.strip() for line in text.splitlines() if line.strip()]
+                why = next((line for line in reversed(lines) if "Error:" in line), lines[-1] if lines else "")
+                self._cancel()
+                raise ConfigError(
+                    f"--executor ray: the Ray workers cannot load dlcc's task ({why}): dlcc must be installed on "
+                    "every node of the cluster, e.g. through Ray's runtime_env (docs/sweeps.md, Executors). The "
+                    f"runs not trained yet are still pending: continue them with `dlcc sweep --resume {sweep_dir}`")
+            return f"the Ray task failed: {type(cause).__name__}: {_first_line(str(cause))}"
+        return f"the Ray task failed: {_first_line(str(exc))}"
+
+
+def _shutdown(ray) -> None:
+    """Stop what a failed or interrupted ray.init had started (best effort)."""
+    try:
+        ray.shutdown()
+    except Exception:  # noqa: BLE001 - already failing; the first error is the one to report
+        pass
 
 
 def _install(run_dir: Path, files: dict[str, bytes]) -> None:
