@@ -14,7 +14,9 @@ process: the variants take turns batch by batch on the same network, so a slow p
 machine hits all of them alike):
 
     fused      dlcc: no dW; SGD.step multiplies each weight's factors inside the update, one BLAS
-               call v = (-lr) x^T delta + mu v per weight matrix, then theta += v (dlcc.optim.blas)
+               call v = (-lr) x^T delta + mu v per weight matrix, then theta += v by BLAS's axpy,
+               on BLAS's threads (dlcc.optim.blas)
+    numpy-add  the same, with theta += v made by NumPy on one thread (dlcc before blas.add)
     blocked    dW = x^T delta (np.matmul), then v *= mu; v -= lr * g; theta += v, a parameter of
                more than 4 x 32k elements in slices of 32k elements so that the four passes over
                a slice stay in cache (dlcc.optim.optimizers.blocks; dlcc before the fused update)
@@ -33,6 +35,12 @@ Variants of batching (epochs alternate):
     batch-gather   one permutation per epoch, each batch gathered into a buffer allocated once
     uint8-batch    one permutation per epoch, each batch's bytes gathered into a small buffer and
                    decoded from there (no epoch-sized buffer; the decode reads bytes just gathered)
+
+The fused update in the whole loop (epochs take turns between three identical networks):
+
+    dlcc       the fused update, theta += v by BLAS's axpy
+    numpy-add  the fused update, theta += v by NumPy
+    unfused    dW = x^T delta by np.matmul, then the update (BLAS declines every product)
 
 The subnormal flush (epochs alternate between two identical networks):
 
@@ -54,6 +62,7 @@ Prints milliseconds per update and seconds per epoch; lower is better. Nothing h
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import time
@@ -70,6 +79,7 @@ from bench_mlp import config_dict, cpu_model  # noqa: E402  (the same networks a
 from dlcc import config  # noqa: E402
 from dlcc.nn.metrics import n_correct  # noqa: E402
 from dlcc.build import build_members, prepare  # noqa: E402
+from dlcc.optim import blas  # noqa: E402
 from dlcc.training.trainer import Fit, Reporter  # noqa: E402
 
 BATCH, LR, MU, HALVES_ABOVE = 128, 0.1, 0.9, 65536
@@ -81,6 +91,17 @@ def build(hidden: tuple[int, ...]):
     members = build_members(cfg, arrays["train"], splits.train.pixels)
     fit = Fit(cfg, members, arrays["val"], True)
     return fit.runners[0], members[0]
+
+
+@contextlib.contextmanager
+def patched(module, name: str, value):
+    """module.name = value while the block runs."""
+    saved = getattr(module, name)
+    setattr(module, name, value)
+    try:
+        yield
+    finally:
+        setattr(module, name, saved)
 
 
 def update_variants(net, optimizer) -> dict:
@@ -126,7 +147,12 @@ def update_variants(net, optimizer) -> dict:
             update()
         return variant
 
+    def numpy_add():  # fused products, then theta += v by NumPy on one thread (dlcc before blas.add)
+        with patched(blas, "add", lambda y, x: False):
+            optimizer.step(P, G, net.weight_factors())
+
     return {"fused": lambda: optimizer.step(P, G, net.weight_factors()),
+            "numpy-add": numpy_add,
             "blocked": products(lambda: optimizer.step(P, G)),
             **{name: products(update) for name, update in (("whole", whole), ("scratch", scratch), ("threads", threads))}}
 
@@ -293,7 +319,27 @@ def ablate_flush(hidden, epochs: int) -> None:
         print(f"    {name:8s} epochs 1..{epochs}: " + " ".join(f"{s:.3f}" for s in t))
 
 
-ABLATIONS = {"update": ablate_update, "gather": ablate_gather, "inline": ablate_inline, "flush": ablate_flush}
+def ablate_fusing(hidden, epochs: int) -> None:
+    """Three identical networks (same seed), epochs taking turns in a shuffled order: dlcc, dlcc
+    with theta += v by NumPy (before blas.add), and dlcc with nothing fused (dW, then the update)."""
+    variants = {"dlcc": ({}, build(hidden)), "numpy-add": ({"add": lambda y, x: False}, build(hidden)),
+                "unfused": ({"gemm_tn": lambda *args, **kwargs: False}, build(hidden))}
+    spent = {name: [] for name in variants}
+    order = list(variants)
+    for epoch in range(1, epochs + 1):
+        np.random.default_rng(epoch).shuffle(order)  # whoever goes first after a slow phase pays for it
+        for name in order:
+            changes, (runner, _) = variants[name]
+            with contextlib.ExitStack() as stack:
+                for attr, value in changes.items():
+                    stack.enter_context(patched(blas, attr, value))
+                spent[name].append(runner.run(epoch, Reporter())["seconds"])
+    cells = ", ".join(f"{name} {statistics.median(t):.3f} (min {min(t):.3f})" for name, t in spent.items())
+    print(f"  fused update, median s per epoch: {cells}")
+
+
+ABLATIONS = {"update": ablate_update, "gather": ablate_gather, "inline": ablate_inline, "flush": ablate_flush,
+             "fusing": ablate_fusing}
 
 
 def main() -> None:

@@ -97,8 +97,8 @@ def test_gemm_tn_declines_when_no_library_was_found(numpy_only):
 
 
 def test_small_arrays_are_left_to_numpy():
-    a, b = factors(128, 784, 100, np.float32)  # 784 x 100 = 78,400 < MIN_SIZE: fusing measured no faster
-    c = np.ones((784, 100), np.float32)
+    a, b = factors(128, 784, 32, np.float32)  # 784 x 32 = 25,088 < MIN_SIZE: fusing saves next to nothing
+    c = np.ones((784, 32), np.float32)
     assert blas.gemm_tn(a, b, c, alpha=1.0, beta=1.0) is False and (c == 1).all()
 
 
@@ -113,6 +113,7 @@ def test_a_library_that_answers_wrong_is_not_used(monkeypatch):
 
     class Library:
         scipy_cblas_sgemm64_, scipy_cblas_dgemm64_ = Wrong(), Wrong()
+        scipy_cblas_saxpy64_, scipy_cblas_daxpy64_ = Wrong(), Wrong()
 
     monkeypatch.setattr(glob, "glob", lambda pattern: ["libscipy_openblas64_-stand-in.so"])
     monkeypatch.setattr(ctypes, "CDLL", lambda path: Library())
@@ -121,9 +122,58 @@ def test_a_library_that_answers_wrong_is_not_used(monkeypatch):
         assert not blas.available()
         a, b = factors(128, 1000, 120, np.float32)
         assert blas.gemm_tn(a, b, np.ones((1000, 120), np.float32), alpha=1.0, beta=1.0) is False
+        assert blas.add(np.ones(1000, np.float32), np.ones(1000, np.float32)) is False
     finally:
         monkeypatch.undo()
         importlib.reload(blas)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_add_is_numpys_sum_bit_for_bit(dtype):
+    """y = 1 * x + y by axpy rounds once, as y + x does: the same numbers, tiny and huge ones too."""
+    rng = np.random.default_rng(4)
+    x = (rng.standard_normal((784, 100)) * np.exp(rng.uniform(-60, 60, (784, 100)))).astype(dtype)
+    y = rng.standard_normal((784, 100)).astype(dtype)
+    want = y + x
+    assert blas.add(y, x) is bool(blas._AXPY)
+    if blas._AXPY:
+        np.testing.assert_array_equal(y, want)
+
+
+def test_add_declines_what_it_should_not_touch():
+    x = np.ones((300, 200), np.float32)
+    read_only = np.zeros((300, 200), np.float32)
+    read_only.flags.writeable = False
+    declined = [
+        (np.zeros((300, 400), np.float32)[:, ::2], x),  # y at a stride
+        (np.zeros((300, 200), np.float32), np.ones((300, 400), np.float32)[:, ::2]),  # x at a stride
+        (np.zeros((200, 300), np.float32).T, x),  # columns contiguous, not rows
+        (np.zeros((300, 200), np.float64), x),  # dtypes differ
+        (np.zeros((200, 300), np.float32), x),  # shapes differ
+        (np.zeros((300, 200), np.int32), x.astype(np.int32)),  # not a BLAS type
+        (read_only, x),
+    ]
+    for y, xs in declined:
+        before = y.copy()
+        assert blas.add(y, xs) is False
+        np.testing.assert_array_equal(y, before)
+
+
+@needs_blas
+def test_the_fused_update_adds_the_velocity_as_numpy_would(monkeypatch):
+    """theta += v by BLAS's axpy (on its threads) is the same update, bit for bit, as NumPy's."""
+    rng = np.random.default_rng(5)
+    W = rng.standard_normal((1000, 120)).astype(np.float32)  # 120,000 weights: over MIN_SIZE
+    runs = []
+    for add in (blas.add, lambda y, x: False):
+        monkeypatch.setattr(blas, "add", add)
+        params, opt = {"W": W.copy()}, SGD(0.1, 0.9)
+        for step in range(4):
+            x, delta = factors(8, 1000, 120, np.float32, seed=20 + step)
+            opt.step(params, {"W": np.empty_like(W)}, {"W": (x, delta)})
+        runs.append(params["W"])
+    assert not np.array_equal(runs[0], W)
+    np.testing.assert_array_equal(runs[0], runs[1])
 
 
 @needs_blas

@@ -27,32 +27,35 @@ import os
 import numpy as np
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112  # the CBLAS enums
-# Smaller c are left to the caller. Three arrays of 100,000 float32 (g, v and theta: 1.2 MB) no
-# longer fit a 1 MB L2 cache together, and only then do the passes fusing saves come from memory:
-# at 784 x 100 (78,400) fusing measured no faster, at 784 x 160 (125,440) 12% faster, at 784 x 800
-# 22% (weight products and update per batch, benchmarks/ablate_loop.py --only update).
-MIN_SIZE = 100_000
+# Smaller c are left to the caller: the gradient, the velocity and the weights then share the
+# CPU's cache, and the passes fusing saves cost next to nothing. Fused (with `add`), a whole epoch
+# measured 2-7% faster at 784 x 100 and 7% at 784 x 64 (50,176), and 784-800-800-10's 23%
+# (benchmarks/ablate_loop.py --only fusing; docs/optimizers.md has the table).
+MIN_SIZE = 50_000
 
 
-def _load() -> dict:
-    """{dtype: the ILP64 cblas_?gemm of NumPy's own OpenBLAS}, or {} where there is none."""
+def _load() -> tuple[dict, dict]:
+    """({dtype: cblas_?gemm}, {dtype: cblas_?axpy}) of NumPy's own ILP64 OpenBLAS, or two empty
+    dicts where there is none."""
     here = os.path.dirname(np.__file__)
     paths = glob.glob(os.path.join(here + ".libs", "libscipy_openblas64_*")) + glob.glob(
         os.path.join(here, ".dylibs", "libscipy_openblas64_*"))
     for path in paths:
         try:
             lib = ctypes.CDLL(path)  # already loaded by NumPy: this returns the same library
-            found = {np.dtype(np.float32): lib.scipy_cblas_sgemm64_, np.dtype(np.float64): lib.scipy_cblas_dgemm64_}
+            gemms = {np.dtype(np.float32): lib.scipy_cblas_sgemm64_, np.dtype(np.float64): lib.scipy_cblas_dgemm64_}
+            axpys = {np.dtype(np.float32): lib.scipy_cblas_saxpy64_, np.dtype(np.float64): lib.scipy_cblas_daxpy64_}
         except (OSError, AttributeError):
             continue
-        for dtype, gemm in found.items():
+        i64, ptr = ctypes.c_int64, ctypes.c_void_p
+        for dtype in gemms:
             scalar = ctypes.c_float if dtype == np.float32 else ctypes.c_double
-            i64, ptr = ctypes.c_int64, ctypes.c_void_p
-            gemm.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, i64, i64, i64,
-                             scalar, ptr, i64, ptr, i64, scalar, ptr, i64]
-            gemm.restype = None
-        return found
-    return {}
+            gemms[dtype].argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, i64, i64, i64,
+                                     scalar, ptr, i64, ptr, i64, scalar, ptr, i64]
+            axpys[dtype].argtypes = [i64, scalar, ptr, i64, ptr, i64]
+            gemms[dtype].restype = axpys[dtype].restype = None
+        return gemms, axpys
+    return {}, {}
 
 
 def _lead(a: np.ndarray, dtype: np.dtype) -> int:
@@ -85,13 +88,29 @@ def _gemm(a, b, c, alpha, beta) -> bool:
     return True
 
 
+def add(y: np.ndarray, x: np.ndarray) -> bool:
+    """y += x in place by BLAS's axpy (y = 1 * x + y), which OpenBLAS spreads over its threads:
+    the same numbers as NumPy's y += x (1 * x is exact, so one rounding either way). Returns False,
+    and leaves y alone, where BLAS cannot take the arrays; the caller adds them itself.
+
+    Why, most likely: after a threaded product wrote x, part of it sits in the other core's cache,
+    and NumPy's one-thread pass fetches it from there; BLAS's threads add it where it is (an epoch of
+    784-800-800-10 5% faster than with NumPy's +=: benchmarks/ablate_loop.py --only fusing)."""
+    axpy = _AXPY.get(y.dtype)
+    if axpy is None or not (x.dtype == y.dtype and x.shape == y.shape and x.flags.c_contiguous
+                            and y.flags.c_contiguous and y.flags.writeable and x.flags.aligned and y.flags.aligned):
+        return False
+    axpy(y.size, 1.0, x.ctypes.data, 1, y.ctypes.data, 1)
+    return True
+
+
 def available() -> bool:
     """Whether gemm_tn can call BLAS here (False: it always declines)."""
     return bool(_GEMM)
 
 
 def _self_test() -> bool:
-    """One product with an exact answer (small integers, halves and quarters), in every dtype."""
+    """One product and one sum with exact answers (small integers, halves and quarters), in every dtype."""
     for dtype in _GEMM:
         a = np.arange(3 * 256, dtype=dtype).reshape(3, 256) % 7
         b = (np.arange(3 * 130, dtype=dtype).reshape(3, 130) % 5)[:, :128]  # rows at a stride
@@ -99,9 +118,13 @@ def _self_test() -> bool:
         want = -0.5 * (a.T @ b) + 0.25 * c
         if not _gemm(a, b, c, alpha=-0.5, beta=0.25) or not np.array_equal(c, want):
             return False
+        x, y = a[:2] / 4, a[1:] * 3
+        want = y + x
+        if add(y[:, 1:], x[:, 1:]) or not add(y, x) or not np.array_equal(y, want):  # rows at a stride: declined
+            return False
     return True
 
 
-_GEMM = _load()
+_GEMM, _AXPY = _load()
 if not _self_test():
-    _GEMM = {}
+    _GEMM, _AXPY = {}, {}

@@ -176,7 +176,8 @@ class SGD(Optimizer):
         v = self.state["v"][name]
         if not blas.gemm_tn(x, delta, v, alpha=-lr, beta=mu):  # v = (-lr) x^T delta + mu v
             return False
-        theta += v
+        if not blas.add(theta, v):  # theta += v, on BLAS's threads
+            theta += v
         return True
 
     def _step(self, name, theta, g) -> None:
