@@ -29,7 +29,7 @@ def one_line(stderr: str, *words) -> str:
 
 # --------------------------------------------------------------------------- 1. a union-typed key
 
-@pytest.mark.parametrize("value", ["abc", "0", "1.5", "Full", "[1]", "null"])
+@pytest.mark.parametrize("value", ["abc", "0", "1.5", "Full", "[1]", "null", "true"])
 def test_a_bad_batch_size_by_set_is_one_line_saying_what_is_allowed(write_config, value):
     line = one_line(refused(cli("validate", write_config(TINY), "--set", f"training.batch_size={value}")),
                     f"error: --set training.batch_size={value}: training.batch_size: "
@@ -225,3 +225,9 @@ def test_a_caller_may_name_its_overrides_itself(write_config):
         with pytest.raises(dlcc.ConfigError) as info:
             config_mod.load_any(write_config(TINY), [(key, -1)], [], {key: label})
         assert str(info.value).startswith(label + ": ") and "--set" not in str(info.value)
+
+
+def test_a_tab_in_a_config_says_to_indent_with_spaces(tmp_path):
+    path = tmp_path / "tab.yaml"
+    path.write_text("name: x\ndata:\n\tdataset: spirals\n")
+    one_line(refused(cli("validate", str(path))), "(line 3, column 1)", "(a tab: indent with spaces)")

@@ -109,6 +109,8 @@ def problem(exc: yaml.YAMLError) -> str:
     where = getattr(exc, "problem_mark", None)
     line = f" (line {where.line + 1}, column {where.column + 1})" if where else ""
     what = getattr(exc, "problem", None) or (str(exc).splitlines() or ["cannot parse it"])[0]
+    if "'\\t'" in what:  # PyYAML's words for a tab; YAML indents with spaces only
+        what += " (a tab: indent with spaces)"
     return f"{line}: {_short(what, 200)}"
 
 

@@ -229,7 +229,7 @@ class TrainingConfig(Frozen):
     @classmethod
     def _no_bool_batch(cls, value: Any) -> Any:
         if isinstance(value, bool):
-            raise ValueError('batch_size must be a positive integer or "full"')
+            raise ValueError("must be a positive integer or 'full'")
         return value
 
     log_interval = property(lambda self: self.log_every or _about(self.epochs, 100),
