@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -324,3 +326,29 @@ def test_a_reader_writes_nothing_into_a_read_only_folder(sets):
             assert sorted(os.listdir(sets.folder)) == sorted(f"{name}.gz" for name in NAMES)
     finally:
         sets.folder.chmod(0o755)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root, to act as a second user")
+@pytest.mark.parametrize("how", ["reading", "writing"])
+def test_a_second_user_locks_a_lock_file_another_user_made(how):
+    """A shared, group-writable dataset folder whose .lock another user made (mode 644, held or
+    left behind): a second user's training or import took it for an unwritable folder ("cannot
+    write into ...; set DLCC_DATA_DIR to a writable folder"). flock needs no write access."""
+    shared = Path(tempfile.mkdtemp(prefix="dlcc-shared-"))  # pytest's tmp_path is root's alone (0700)
+    shared.chmod(0o777)
+    folder = shared / "mnist"
+    folder.mkdir()
+    folder.chmod(0o777)
+    (folder / ".lock").write_text("")
+    (folder / ".lock").chmod(0o644)  # root's
+    args = f"Path({str(folder)!r})" + (", 'importing'" if how == "writing" else "")
+    script = (f"import os\nfrom pathlib import Path\nfrom dlcc.data.lock import {how}\n"
+              "os.setgid(65534); os.setuid(65534)\n"
+              f"with {how}({args}):\n"
+              "    print('locked')\n")
+    try:
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                              env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    finally:
+        shutil.rmtree(shared)
+    assert done.returncode == 0 and done.stdout == "locked\n", done.stderr

@@ -14,6 +14,7 @@ import yaml
 from pydantic import ValidationError
 
 from dlcc.config.messages import did_you_mean, shorten
+from dlcc.config.safe_yaml import problem_text
 from dlcc.config.schema import VARIANTS, Config, InitSpec
 from dlcc.data import DATASETS
 from dlcc.config.yamlio import to_dict, yaml_load
@@ -120,8 +121,8 @@ def _parse_item(item: str) -> tuple[str, Any]:
     try:
         return key, yaml_load(text)
     except yaml.YAMLError as exc:
-        why = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"--set {shorten(key)}: cannot parse value {shorten(repr(text))} as YAML ({shorten(why)})") from None
+        raise ConfigError(f"--set {shorten(key)}: cannot parse value {shorten(repr(text))} as YAML "
+                          f"({shorten(problem_text(exc))})") from None
 
 
 def _switch(raw: dict, key: str, value: str, explicit: set) -> list[str]:

@@ -108,10 +108,15 @@ def problem(exc: yaml.YAMLError) -> str:
     """A YAML error in one line: ' (line L, column C): what' (the line of the problem)."""
     where = getattr(exc, "problem_mark", None)
     line = f" (line {where.line + 1}, column {where.column + 1})" if where else ""
+    return f"{line}: {_short(problem_text(exc), 200)}"
+
+
+def problem_text(exc: yaml.YAMLError) -> str:
+    """What is wrong, in a few words (`expected ',' or ']', but got '}'`), without the place."""
     what = getattr(exc, "problem", None) or (str(exc).splitlines() or ["cannot parse it"])[0]
     if "'\\t'" in what:  # PyYAML's words for a tab; YAML indents with spaces only
         what += " (a tab: indent with spaces)"
-    return f"{line}: {_short(what, 200)}"
+    return what
 
 
 def _short(value: Any, limit: int = 80) -> str:

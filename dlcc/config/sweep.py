@@ -32,6 +32,7 @@ import yaml
 from pydantic import Field, PrivateAttr, ValidationError, field_validator
 
 from dlcc.config.messages import format_errors, shorten
+from dlcc.config.safe_yaml import problem_text
 from dlcc.config.schema import Frozen
 from dlcc.config.yamlio import yaml_load
 from dlcc.errors import ConfigError
@@ -154,7 +155,7 @@ def parse_distribution(key: str, text: str) -> tuple[str, list]:
     try:
         args = [yaml_load(part.strip()) for part in match[2].split(",")] if match[2].strip() else []
     except yaml.YAMLError as exc:
-        raise ValueError(f"{key}: cannot read the values of {text!r} ({yaml_problem(exc)})") from None
+        raise ValueError(f"{key}: cannot read the values of {text!r} ({problem_text(exc)})") from None
     if kind == "choice":
         if not args:
             raise ValueError(f"{key}: choice() needs at least one value")
@@ -197,11 +198,6 @@ def draw(kind: str, args: list, rng: np.random.Generator):
     if kind == "int":
         return int(rng.integers(int(args[0]), int(args[1]), endpoint=True))
     return args[int(rng.integers(len(args)))]
-
-
-def yaml_problem(exc: yaml.YAMLError) -> str:
-    """What is wrong with a YAML value, in a few words (`expected ',' or ']', but got '}'`)."""
-    return getattr(exc, "problem", None) or (str(exc).splitlines() or ["cannot parse it"])[0]
 
 
 def count_points(spec: SweepSpec) -> int:

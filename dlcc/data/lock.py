@@ -136,7 +136,7 @@ def _take(folder: Path, exclusive: bool, created: list[Path] | None) -> int | No
         if created is not None:
             created.extend(make_folder(folder))
         try:
-            fd = _open(path, create=created is not None or _may_write(folder))
+            fd = _open(path, create=created is not None or _may_write(folder), write=created is not None)
         except FileNotFoundError:  # the folder is gone (a writer makes it again), or a reader's file
             if created is None:
                 return None
@@ -179,19 +179,25 @@ def _try_lock(fd: int, exclusive: bool) -> bool:
         raise _CannotLock() from None
 
 
-def _open(path: Path, create: bool) -> int | None:
+def _open(path: Path, create: bool, write: bool = False) -> int | None:
     """os.open of the lock file itself, never through a symlink nor of a FIFO or device (as for a
     run folder's lock); None when there is nothing to lock: no flock, or no file and create is
     False. FileNotFoundError when the folder is gone. A writer that cannot create the file cannot
-    write the dataset either: a DataError."""
+    write the dataset either: a DataError.
+
+    write: open it for writing (a writer's note for the waiters), where we may. flock needs no
+    write access, so a lock file another user made (mode 644, in a shared folder) is opened
+    read-only: locked all the same, just without the note."""
     if fcntl is None:
         return None
-    flags = (os.O_RDWR | os.O_CREAT) if create else os.O_RDONLY
+    flags = (os.O_RDWR if write else os.O_RDONLY) | (os.O_CREAT if create else 0)
     try:
         fd = os.open(path, flags | getattr(os, "O_NOFOLLOW", 0) | os.O_NONBLOCK, 0o666)
     except OSError as exc:
         if isinstance(exc, FileNotFoundError):
             raise
+        if write and exc.errno in (errno.EACCES, errno.EPERM) and path.is_file():
+            return _open(path, create=False)  # another user's lock file
         if exc.errno == errno.ELOOP:
             raise DataError(f"{path}: a symbolic link, not the lock file dlcc makes; remove it") from None
         if exc.errno == errno.EISDIR:

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from dlcc.errors import DlccError
-from dlcc.runs.sweepstats import default_metric, scale_differences, sweep_stats
+from dlcc.runs.sweepstats import default_metric, is_regression, scale_differences, sweep_stats
 
 FINISHED = ("completed", "early_stopped", "diverged", "failed")
 
@@ -33,10 +33,12 @@ class RichSweepReporter:
 
     def start(self, plan, rows: list[dict]) -> None:
         self.plan, self.rows = plan, {r["run"]: r for r in rows}
+        self.definition, self.found = plan.definition(), {}  # found: scale differences by is_regression
         self.running: set[str] = set()
         self.started_at = time.perf_counter()
         self.done_before = sum(r["status"] in FINISHED for r in rows)
         self.metric = None  # what the sweep plot and `dlcc compare` rank by, once a run has finished
+        self.best = self._best() if self.live else None  # the best point so far, as _refresh shows it
         self.console.print(f"sweep {plan.name}: {len(plan.points)} point(s) x {len(plan.spec.seeds)} seed(s) = "
                            f"{len(rows)} runs" + (f", {self.done_before} done already" if self.done_before else ""),
                            highlight=False, soft_wrap=True)
@@ -52,9 +54,11 @@ class RichSweepReporter:
     def run_finished(self, row: dict) -> None:
         self.running.discard(row["run"])
         self.rows[row["run"]] = row
-        if not self.live:
+        if self.live:
+            self.best = self._best()
+        else:
             rows = list(self.rows.values())
-            self.metric = default_metric(rows, scale_differences(self.plan.definition(), rows))
+            self.metric = default_metric(rows, self._found(rows))
             best = row.get(self.metric)
             self.console.print(f"{row['run']}: {row['status']}" + (f"  {self.metric} {_fmt(self.metric, best)}"
                                if best is not None else "") + (f"  ({row['error']})" if row.get("error") else ""),
@@ -62,16 +66,16 @@ class RichSweepReporter:
         self._refresh()
 
     def _refresh(self) -> None:
+        if self.task is None:  # no live bar (not a terminal): nothing to show, nothing to rank
+            return
         rows = list(self.rows.values())
         done = sum(r["status"] in FINISHED for r in rows)
         failed = sum(r["status"] in ("failed", "diverged") for r in rows)
         left = len(rows) - done - len(self.running)
         counts = f"{len(self.running)} running, {failed} failed, {left} left"
-        best = self._best()
-        if best:
-            counts += f" | best so far {best}"
-        if self.task is not None:
-            self.progress.update(self.task, completed=done, counts=counts, eta=self._eta(done))
+        if self.best:
+            counts += f" | best so far {self.best}"
+        self.progress.update(self.task, completed=done, counts=counts, eta=self._eta(done))
 
     def _eta(self, done: int) -> str:
         finished_now = done - self.done_before
@@ -84,14 +88,23 @@ class RichSweepReporter:
     def _best(self) -> str | None:
         """The best point so far, chosen as the sweep plot's star and compare's best group are
         (runs/sweepstats.py: no loss ranks points whose losses are on different scales)."""
+        rows = list(self.rows.values())
         try:
-            stats = sweep_stats(self.plan.definition(), list(self.rows.values()))
+            stats = sweep_stats(self.definition, rows, found=self._found(rows))
         except DlccError:  # nothing that can rank the points yet (no test score across scales)
             return None
         best = stats.best
         if best is None:
             return None
         return f"{best.id} {best.label} ({stats.metric.removeprefix('best_')} {_fmt(stats.metric, best.mean)})"
+
+    def _found(self, rows: list[dict]) -> dict[str, list]:
+        """scale_differences of the sweep, worked out once per task (it depends on the rows only
+        through is_regression): a sweep of thousands of points takes a while to check."""
+        regression = is_regression(rows)
+        if regression not in self.found:
+            self.found[regression] = scale_differences(self.definition, rows)
+        return self.found[regression]
 
     def close(self) -> None:
         if self.task is not None:

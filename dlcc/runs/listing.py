@@ -27,7 +27,7 @@ from dlcc.runs.scales import REGRESSION_TESTS
 from dlcc.runs.stats import finite, mean
 from dlcc.runs.sweepdir import RESULTS, SWEEP_FILE, is_sweep_dir, read_definition, read_results, result_row
 from dlcc.runs.sweeplabels import label_for
-from dlcc.runs.sweepstats import progress, status_counts, sweep_stats
+from dlcc.runs.sweepstats import is_regression, progress, status_counts, sweep_stats
 
 # The order of the differing-key columns: what people tune first, the data last.
 COLUMN_ORDER = ("optimizer", "schedule", "regularization", "model", "training", "ensemble", "loss", "precision",
@@ -95,7 +95,7 @@ def sweep_overview(sweep_dir: str | Path) -> dict:
     results = sweep_results(sweep_dir, definition)
     counts = status_counts(results)
     finished = [r for r in results if r.get("status") in FINISHED]
-    task = None if not finished else "regression" if _regression(results) else "classification"
+    task = None if not finished else "regression" if is_regression(finished) else "classification"
     try:
         stats, notes = sweep_stats(definition, results), []
     except RunError as exc:
@@ -220,11 +220,6 @@ def _base_value(definition: dict, key: str):
 def _mean(values) -> float | None:
     present = finite(values)
     return mean(present) if present else None
-
-
-def _regression(results: list[dict]) -> bool:
-    """No finished run recorded an accuracy (the regression columns of results.csv)."""
-    return not any(r.get("best_val_accuracy") is not None for r in results if r.get("status") in FINISHED)
 
 
 def _empty(folder: Path, status: str, error: str | None = None) -> dict:

@@ -145,14 +145,18 @@ def _read_owner(path: Path) -> tuple[int | None, str | None]:
 
 
 def alive(pid: int) -> bool:
-    """Whether a process with this pid exists on this host."""
+    """Whether a process with this pid exists on this host (a zombie, killed but not yet reaped
+    by its parent, does not count)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except OSError:
         return True  # it exists, owned by someone else
-    return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): as kill said
 
 
 def _busy(run_dir: Path, who: tuple) -> RunError:

@@ -89,17 +89,17 @@ def default_metric(results: list[dict], found: dict | None = None) -> str:
 def scale_differences(definition: dict, results: list[dict]) -> dict[str, list]:
     """The keys that put the sweep's points' losses on different scales (runs/scales.py), by point:
     loss, and for regression data.standardize_targets."""
-    base, variants = definition.get("base") or {}, definition.get("variants") or {}
-    configs = [{**flatten(base), **(variants.get(p.get("variant")) or {}), **(p.get("values") or {})}
+    base, variants = flatten(definition.get("base") or {}), definition.get("variants") or {}
+    configs = [{**base, **(variants.get(p.get("variant")) or {}), **(p.get("values") or {})}
                for p in definition["points"]]  # flat: dotted keys, as --set takes them
-    return scales.differences(configs, _regression(results))
+    return scales.differences(configs, is_regression(results))
 
 
 def check_scales(definition: dict, found: dict[str, list], results: list[dict], metric: str, given: bool) -> None:
     """A RunError when `metric` is a loss and the points' losses are not on one scale (found), or
     when the test_mse that ranks them instead was not recorded by any finished run."""
     ids = [p["id"] for p in definition["points"]]
-    scales.check(f"--metric {metric}", found, _regression(results), ids,
+    scales.check(f"--metric {metric}", found, is_regression(results), ids,
                  "rank the sweep by its test scores in the target's units: --metric test_mse, test_mae or test_r2")
     finished = [r for r in results if r.get("status") in FINISHED]
     if found and not given and finished and all(r.get(metric) is None for r in finished):
@@ -109,7 +109,8 @@ def check_scales(definition: dict, found: dict[str, list], results: list[dict], 
                        "`dlcc sweep --resume SWEEP_DIR` rewrites it from the run folders)")
 
 
-def _regression(results: list[dict]) -> bool:
+def is_regression(results: list[dict]) -> bool:
+    """No run recorded an accuracy: the points' losses are compared as regression losses."""
     return not any(r.get("best_val_accuracy") is not None for r in results)
 
 
@@ -130,10 +131,12 @@ def progress(counts: dict[str, int]) -> str:
     return ", ".join(f"{counts[w]} {w}" for w in PROGRESS if counts.get(w)) or "no runs"
 
 
-def sweep_stats(definition: dict, results: list[dict], metric: str | None = None) -> SweepStats:
+def sweep_stats(definition: dict, results: list[dict], metric: str | None = None,
+                found: dict[str, list] | None = None) -> SweepStats:
     """Group results.csv rows (sweepdir.read_results) by the points of sweep.yaml
-    (sweepdir.read_definition). An unknown metric is a RunError listing the known ones."""
-    found = scale_differences(definition, results)
+    (sweepdir.read_definition). An unknown metric is a RunError listing the known ones.
+    found: scale_differences(definition, results), when the caller has it already."""
+    found = scale_differences(definition, results) if found is None else found
     given, metric = metric is not None, metric or default_metric(results, found)
     if metric not in METRICS:
         raise RunError(f"--metric {metric}: a sweep is plotted by one of {', '.join(METRICS)} (results.csv columns)")

@@ -17,9 +17,9 @@ from pathlib import Path
 import yaml
 
 from dlcc import config as config_mod
-from dlcc.config.sweep import (MAX_RUNS_WITHOUT_YES, SweepSpec, count_points, expand, parse_spec, point_overrides,
-                               yaml_problem)
+from dlcc.config.sweep import MAX_RUNS_WITHOUT_YES, SweepSpec, count_points, expand, parse_spec, point_overrides
 from dlcc.config.messages import shorten
+from dlcc.config.safe_yaml import problem_text
 from dlcc.config.yamlio import read_yaml
 from dlcc.errors import ConfigError
 from dlcc.runs.sweepdir import run_name
@@ -262,7 +262,7 @@ def _value(where: str, text: str):
     try:
         return config_mod.yaml_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{where}: cannot parse {text!r} as YAML ({yaml_problem(exc)})") from None
+        raise ConfigError(f"{where}: cannot parse {text!r} as YAML ({problem_text(exc)})") from None
 
 
 def _list(key: str, text: str) -> list:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from dlcc import atomic
 from dlcc.errors import ConfigError
+from dlcc.runs.lock import alive
 from dlcc.sweeps.task import train_run
 
 TMP_PREFIX = "dlcc-ray-"  # + host, worker pid, node: whose folder it is, for removing a dead one's
@@ -75,7 +76,7 @@ def _remove_dead_workers_folders() -> None:
     prefix = tmp_prefix()
     for path in Path(tempfile.gettempdir()).glob(f"{prefix}*"):
         pid = path.name[len(prefix):].split("-")[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)) and _quiet(path):
+        if pid.isdigit() and int(pid) != os.getpid() and not alive(int(pid)) and _quiet(path):
             shutil.rmtree(path, ignore_errors=True)
 
 
@@ -85,19 +86,6 @@ def _quiet(folder: Path) -> bool:
     except OSError:
         return False
     return time.time() - newest > STALE_SECONDS
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's process
-    try:  # a zombie is dead too (killed, not yet reaped by its parent)
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def _first_line(text: str) -> str:
