@@ -286,7 +286,8 @@ def sweep(
         "--seeds", metavar="N|A-B|A,B", help="Seeds to repeat every point with: 5 (0..4), 3-7, or 0,2,9. "
         "Default: the sweep file's, else 0.")] = None,
     workers: Annotated[Optional[int], typer.Option(
-        "--workers", "-w", min=1, help="Runs at once (default: the CPU count, at most 8; never more than the CPUs here).")] = None,
+        "--workers", "-w", min=1, help="Runs at once (default: the CPU count, at most 8; never more than the CPUs here). "
+                                   "On a Ray cluster: tasks in flight (default: the cluster's CPUs).")] = None,
     executor: Annotated[Optional[Executor], typer.Option(
         "--executor", help="local: a process pool here; ray: Ray tasks (pip install \"dlcc\\[ray]\").")] = None,
     ray_address: Annotated[Optional[str], typer.Option(

@@ -3,7 +3,8 @@
     RUNS_DIR/sweep-<name>-<YYYYMMDD-HHMMSS>/
         sweep.yaml     the sweep, fully resolved: name, base (the resolved base config), keys
                        (the swept config keys, in column order), points (id, variant, values),
-                       seeds, runs (folder name, point id, seed), executor, workers
+                       seeds, runs (folder name, point id, seed), executor, workers (null: the
+                       default of wherever it runs or resumes)
         results.csv    one row per run (RESULT_COLUMNS around the swept keys), rewritten
                        atomically whenever a run finishes, so it is never half-written
         p000-s0/ ...   the run of point p000 with seed 0: an ordinary run folder

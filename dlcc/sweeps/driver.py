@@ -61,15 +61,16 @@ def run_sweep(plan: Plan, runs_dir: Path, *, executor: str | None = None, worker
     """A new sweep folder under runs_dir with every run of `plan` trained in it."""
     given = _given(executor, workers, ray_address)
     executor = given.get("executor") or plan.spec.executor
-    workers = given.get("workers") or plan.spec.workers or default_workers()
+    workers = given.get("workers") or plan.spec.workers  # None: the default where it runs (_executor)
     ray_address = given.get("ray_address") or plan.spec.ray_address
     pool = _executor(executor, workers, ray_address)  # Ray missing or unreachable: nothing written yet
     sweep_dir = sweepdir.create_sweep_dir(runs_dir, plan.name)
+    # workers as asked: null (the default) stays the default of wherever --resume runs
     definition = plan.definition() | {"executor": executor, "workers": workers, "ray_address": ray_address}
     sweepdir.write_definition(sweep_dir, definition)
     rows = [sweepdir.result_row(sweep_dir / r.name, r.point, r.seed, plan.keys) for r in plan.runs]
     sweepdir.write_results(sweep_dir, plan.keys, rows)
-    return _drive(plan, sweep_dir, rows, set(), pool, workers, reporter)
+    return _drive(plan, sweep_dir, rows, set(), pool, reporter)
 
 
 def resume_sweep(sweep_dir: Path, *, executor: str | None = None, workers: int | None = None,
@@ -86,16 +87,15 @@ def resume_sweep(sweep_dir: Path, *, executor: str | None = None, workers: int |
     # every run is done and nothing is left to train
     sweepdir.write_results(sweep_dir, plan.keys, rows)
     resumable = {r.name for r in plan.runs if (sweep_dir / r.name / folder.SUMMARY).is_file()}
-    workers = given.get("workers") or plan.spec.workers or default_workers()
-    pool = _executor(given.get("executor") or plan.spec.executor, workers,
+    pool = _executor(given.get("executor") or plan.spec.executor, given.get("workers") or plan.spec.workers,
                      given.get("ray_address") or plan.spec.ray_address)
-    return _drive(plan, sweep_dir, rows, resumable, pool, workers, reporter)
+    return _drive(plan, sweep_dir, rows, resumable, pool, reporter)
 
 
 DONE = ("completed", "early_stopped", "diverged")
 
 
-def _drive(plan: Plan, sweep_dir: Path, rows: list[dict], resumable: set, pool, workers: int,
+def _drive(plan: Plan, sweep_dir: Path, rows: list[dict], resumable: set, pool,
            reporter: SweepReporter | None) -> SweepResult:
     reporter = reporter or SweepReporter()
     index = {r.name: k for k, r in enumerate(plan.runs)}
@@ -138,18 +138,23 @@ def _given(executor, workers, ray_address) -> dict:
     return {k: getattr(spec, k) for k in given}
 
 
-def _executor(name: str, workers: int, ray_address: str | None):
-    """The executor, ready to run: Ray is imported and connected here, before anything is written."""
+def _executor(name: str, workers: int | None, ray_address: str | None):
+    """The executor, ready to run: Ray is imported and connected here, before anything is written.
+    workers: the runs at once as asked, None for the default."""
     if name == "ray":
         from dlcc.sweeps.ray_executor import RayExecutor
 
-        # A cluster has CPUs of its own; a local Ray instance has this machine's
-        pool = RayExecutor(workers if ray_address or os.environ.get("RAY_ADDRESS") else _here(workers), ray_address)
+        # A cluster has CPUs of its own: --workers is not reduced to this machine's, and without it
+        # the executor keeps as many runs in flight as the cluster has CPUs. A local Ray instance
+        # that dlcc starts has this machine's, as the local pool.
+        pool = RayExecutor(workers, ray_address)
+        if pool.starts_local_instance():
+            pool.workers = _here(workers or default_workers())
         pool.connect()
         return pool
     from dlcc.sweeps.local import LocalExecutor
 
-    return LocalExecutor(_here(workers))
+    return LocalExecutor(_here(workers or default_workers()))
 
 
 def _here(workers: int) -> int:

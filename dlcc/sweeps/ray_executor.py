@@ -5,10 +5,16 @@ and returns the run folder's files as bytes; the driver writes them under the sw
 hidden folder first, renamed into place when complete). Resuming sends the interrupted folder's
 files the other way. Ray is optional: `pip install "dlcc[ray]"`.
 
-Faults: Ctrl-C cancels the tasks (ray.cancel reaches a running one as a Ctrl-C: its run stops at
-a batch boundary and its files come back as an interrupted run's); a task whose worker process
-died fails its run (its temporary folder, left on the node, is removed by a later task there);
-a worker that cannot load dlcc at all stops the sweep with one message, its runs still pending.
+At most `workers` tasks are in flight: the next run is submitted, in the sweep's order, when one
+finishes, so a run reported started is one Ray has been given, and --workers limits a cluster too.
+Without --workers on a cluster (or on a Ray instance already running in this process) that is the
+cluster's CPU count, asked again as runs finish, so nodes that join are used.
+
+Faults: Ctrl-C cancels the tasks in flight (ray.cancel reaches a running one as a Ctrl-C: its run
+stops at a batch boundary and its files come back as an interrupted run's) and the runs not
+submitted yet stay pending; a task whose worker process died fails its run (its temporary folder,
+left on the node, is removed by a later task there); a worker that cannot load dlcc at all stops
+the sweep with one message, its runs still pending.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import socket
 import tempfile
 import threading
 import time
+from collections import deque
 from pathlib import Path
 
 from dlcc import atomic
@@ -31,6 +38,7 @@ from dlcc.sweeps.task import train_run
 
 TMP_PREFIX = "dlcc-ray-"  # + host, worker pid, node: whose folder it is, for removing a dead one's
 STALE_SECONDS = 3600      # a dead worker's folder untouched this long is removed by the next task
+CPUS_RECHECK = 10.0      # seconds between asks for a cluster's CPU count (the default of workers)
 PROBE_SECONDS = 5.0       # to open a TCP connection to a cluster's address before Ray tries for minutes
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 WORKER_DIED = "the Ray worker process died while training this run (killed, or out of memory?)"
@@ -104,10 +112,17 @@ def _host_port(address: str) -> tuple[str, int] | None:
 
 
 class RayExecutor:
-    def __init__(self, workers: int, address: str | None):
+    def __init__(self, workers: int | None, address: str | None):
+        """workers: the most runs in flight at once; None: as many as the Ray instance's CPUs."""
         self.ray = _ray()
         self.workers, self.address = workers, address
         self._refs: dict = {}
+        self._cpus, self._cpus_asked = 1, -CPUS_RECHECK
+
+    def starts_local_instance(self) -> bool:
+        """connect() will start a new local Ray instance (with `workers` CPUs): no address is given
+        and no Ray instance runs in this process already."""
+        return not (self.ray.is_initialized() or self.address or os.environ.get("RAY_ADDRESS"))
 
     def connect(self) -> None:
         """Start a local Ray instance (with `workers` CPUs) or connect to the cluster at the address
@@ -152,23 +167,40 @@ class RayExecutor:
                 signal.signal(signal.SIGTERM, previous)
 
     def run(self, tasks: list[dict], sweep_dir: Path, interrupted=lambda: False):
-        """Yield ("started", name) and ("finished", outcome), like LocalExecutor.run."""
-        ray = self.ray
+        """Yield ("started", name) when a run's task is submitted and ("finished", outcome) when it
+        is back, like LocalExecutor.run: at most `workers` in flight, the next submitted in the
+        sweep's order as one finishes. Interrupted: the tasks in flight are cancelled (their runs
+        come back interrupted) and the runs not submitted yet are left as they are (pending)."""
+        ray, sweep_dir = self.ray, Path(sweep_dir)
         remote = ray.remote(num_cpus=1, max_retries=0)(remote_train)
-        for task in tasks:
-            if task["resume"] and (Path(sweep_dir) / task["name"]).is_dir():
-                task = {**task, "files": folder_files(Path(sweep_dir) / task["name"])}
-            self._refs[remote.remote(task)] = task["name"]
-            yield "started", task["name"]
-        cancelled = False
-        while self._refs:
+        todo, cancelled = deque(tasks), False
+        while todo or self._refs:
+            while todo and not interrupted() and len(self._refs) < self._room():
+                task = todo.popleft()
+                if task["resume"] and (sweep_dir / task["name"]).is_dir():  # read now, not all at the start
+                    task = {**task, "files": folder_files(sweep_dir / task["name"])}
+                self._refs[remote.remote(task)] = task["name"]
+                yield "started", task["name"]
             if interrupted() and not cancelled:
                 self._cancel()
+                todo.clear()  # the runs not submitted stay pending, for a --resume
                 cancelled = True
+            if not self._refs:
+                continue
             done, _ = ray.wait(list(self._refs), num_returns=1, timeout=0.2)
             for ref in done:
                 name = self._refs.pop(ref)
-                yield "finished", self._collect(ref, name, Path(sweep_dir))
+                yield "finished", self._collect(ref, name, sweep_dir)
+
+    def _room(self) -> int:
+        """How many tasks may be in flight: `workers`, else the Ray instance's CPUs (each task
+        takes one), asked again every CPUS_RECHECK seconds as a cluster can grow or shrink."""
+        if self.workers is not None:
+            return self.workers
+        if time.monotonic() - self._cpus_asked >= CPUS_RECHECK:
+            self._cpus = max(1, int(self.ray.cluster_resources().get("CPU", 0)))
+            self._cpus_asked = time.monotonic()
+        return self._cpus
 
     def _cancel(self) -> None:
         for ref in self._refs:
