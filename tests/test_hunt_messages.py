@@ -231,3 +231,11 @@ def test_a_tab_in_a_config_says_to_indent_with_spaces(tmp_path):
     path = tmp_path / "tab.yaml"
     path.write_text("name: x\ndata:\n\tdataset: spirals\n")
     one_line(refused(cli("validate", str(path))), "(line 3, column 1)", "(a tab: indent with spaces)")
+
+
+def test_a_check_across_keys_that_an_override_broke_names_the_override(write_config):
+    # The file is valid alone: the error was the --set's, not the file's ("FILE: loss: ...").
+    path = write_config(TINY)
+    line = one_line(refused(cli("validate", path, "--set", "model.layers.1.activation=relu")),
+                    f"error: {path} with --set model.layers.1.activation=relu: loss: cross_entropy needs a softmax")
+    assert line.count("--set") == 1

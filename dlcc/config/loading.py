@@ -56,7 +56,7 @@ def parse(raw: Any, source: str = "config", overrides=(), notes: list | None = N
         blame[key] = (flags or {}).get(key) or f"--set {key}={text[:60] + '...' if len(text) > 60 else text}"
         if key == "data.dataset":  # the new dataset's options start afresh: a missing one is this flag's
             blame.setdefault("data.options", blame[key])
-    return _validate(raw, source, {**blame, **(flags or {})})
+    return _validate(raw, source, {**blame, **(flags or {})}, base_valid=True)
 
 
 def short_value(value) -> str:
@@ -65,11 +65,11 @@ def short_value(value) -> str:
     return text.strip().removesuffix("...").strip()
 
 
-def _validate(raw: dict, source: str, blame: dict | None = None) -> Config:
+def _validate(raw: dict, source: str, blame: dict | None = None, base_valid: bool = False) -> Config:
     try:
         return Config.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(format_errors(exc, source, blame)) from None
+        raise ConfigError(format_errors(exc, source, blame, base_valid=base_valid)) from None
 
 
 def load_any(config, overrides=(), notes: list | None = None, flags: dict | None = None) -> Config:

@@ -43,12 +43,14 @@ def did_you_mean(word: str, choices) -> str:
 
 
 def format_errors(exc: ValidationError, source: str, blame: dict | None = None,
-                  model: type[BaseModel] = Config) -> str:
+                  model: type[BaseModel] = Config, base_valid: bool = False) -> str:
     """One line per problem: `source: key.path: what is wrong (got VALUE)`.
 
     blame: {dotted key: the override that set it, e.g. "--set KEY=VALUE"}; a problem at, under or
     above such a key is that override's, so its line names the override instead of `source`.
     model: the model that raised `exc` (Config, or a sweep file's SweepSpec).
+    base_valid: `source` validated before the overrides were applied, so a problem that no
+    override's key explains is still theirs (a check across keys): `source with --set ...`.
     """
     root = _json_schema(model)
     places: dict[Any, list] = {}  # the errors of one place; a union's branches share theirs
@@ -67,21 +69,24 @@ def format_errors(exc: ValidationError, source: str, blame: dict | None = None,
             problems = [_problem(path, node, err, root, model) for path, node, err in (inside or errors)]
         for path, msg in problems:
             where = ".".join(path) or "(top level)"
-            lines.append(f"{_blamed(where, blame) or source}: {where}: {msg}")
+            lines.append(f"{_blamed(where, blame, source, base_valid)}: {where}: {msg}")
     return "\n".join(dict.fromkeys(lines))
 
 
-def _blamed(path: str, blame: dict | None) -> str | None:
-    """The override a problem at `path` is blamed on: the one that set this key or the section
+def _blamed(path: str, blame: dict | None, source: str, base_valid: bool) -> str:
+    """Whom a problem at `path` is blamed on: the override that set this key or the section
     holding it (the longest such key), else one that set a key inside it (an initializer's name
-    that needs a `std`). Errors that appear after overrides are the overrides' doing: the
-    config before them was valid."""
+    that needs a `std`), else `source`, with every override when `source` was valid without them
+    (a check across keys, `loss` against the last layer's activation, that an override broke)."""
     keys = list(blame or {})
     holding = [k for k in keys if path == k or path.startswith(k + ".")]
     if holding:
         return blame[max(holding, key=len)]
     inside = [k for k in keys if k.startswith(path + ".")]
-    return blame[inside[0]] if inside else None
+    if inside:
+        return blame[inside[0]]
+    others = [label for label in dict.fromkeys((blame or {}).values()) if not label.startswith(source)]
+    return f"{source} with {' '.join(others)}" if base_valid and others else source
 
 
 def _problem(path: list[str], node, err: dict, root: dict, model: type[BaseModel]) -> tuple[list[str], str]:
