@@ -201,26 +201,23 @@ def ablate_gather(hidden, epochs: int) -> None:
         for b in range(runner.n_batches):
             train_batch(x_shuffled[b * BATCH:(b + 1) * BATCH], y_shuffled[b * BATCH:(b + 1) * BATCH])
 
-    def batch_gather():
-        order = member.rng.permutation(len(x_all))
-        for b in range(runner.n_batches):
-            idx = order[b * BATCH:(b + 1) * BATCH]
-            xb, yb = xbuf[:len(idx)], ybuf[:len(idx)]
-            np.take(x_all, idx, axis=0, out=xb, mode="clip")
-            np.take(y_all, idx, axis=0, out=yb, mode="clip")
-            train_batch(xb, yb)
-
     bytes_all = member.pixels.bytes
     bbuf = np.empty((BATCH, bytes_all.shape[1]), bytes_all.dtype)
 
-    def uint8_batch():
-        order = member.rng.permutation(len(x_all))
-        for b in range(runner.n_batches):
-            idx = order[b * BATCH:(b + 1) * BATCH]
-            bb, yb = bbuf[:len(idx)], ybuf[:len(idx)]
-            np.take(bytes_all, idx, axis=0, out=bb, mode="clip")
-            np.take(y_all, idx, axis=0, out=yb, mode="clip")
-            train_batch(member.pixels.decode(bb, out=xbuf[:len(idx)]), yb)
+    def per_batch(source, buf, decode):
+        """One permutation per epoch, each batch's rows of `source` gathered into `buf`."""
+        def run():
+            order = member.rng.permutation(len(x_all))
+            for b in range(runner.n_batches):
+                idx = order[b * BATCH:(b + 1) * BATCH]
+                rows, yb = buf[:len(idx)], ybuf[:len(idx)]
+                np.take(source, idx, axis=0, out=rows, mode="clip")
+                np.take(y_all, idx, axis=0, out=yb, mode="clip")
+                train_batch(decode(rows), yb)
+        return run
+
+    batch_gather = per_batch(x_all, xbuf, lambda rows: rows)
+    uint8_batch = per_batch(bytes_all, bbuf, lambda rows: member.pixels.decode(rows, out=xbuf[:len(rows)]))
 
     variants = (("uint8-gather", uint8_gather), ("epoch-gather", epoch_gather), ("batch-gather", batch_gather),
                 ("uint8-batch", uint8_batch))
